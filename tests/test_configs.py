@@ -1,0 +1,89 @@
+"""Every config in conf/ composes, and instantiates where this machine can run it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import hydra
+import lightning.pytorch as L
+import pytest
+from hydra.errors import MissingConfigException
+from omegaconf import OmegaConf
+
+from src.utils.accelerator import check_accelerator
+from src.utils.errors import TextlabError
+from src.utils.instantiate import instantiate_group
+
+CONF = Path(__file__).resolve().parent.parent / "conf"
+
+
+def options(group: str) -> list[str]:
+    return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
+
+
+def test_groups_exist() -> None:
+    assert {"cls_pooler", "avg_pooler"} <= set(options("model"))
+    assert {"cpu", "gpu", "a100", "debug"} <= set(options("trainer"))
+    assert {"aim", "csv"} <= set(options("logger"))
+    expected = {"minilm", "bert_base", "distilbert", "distilbert_multilingual", "tiny_bert", "tiny_distilbert"}
+    assert expected <= set(options("backbone"))
+
+
+@pytest.mark.parametrize("trainer", options("trainer"))
+def test_trainer_configs(make_cfg, trainer: str) -> None:
+    cfg = make_cfg(f"trainer={trainer}")
+    if cfg.trainer.accelerator in {"gpu", "cuda"}:
+        import torch
+
+        if not torch.cuda.is_available():
+            with pytest.raises(TextlabError, match="no GPU found.*use trainer=cpu"):
+                check_accelerator(cfg.trainer)
+            return
+    assert isinstance(hydra.utils.instantiate(cfg.trainer), L.Trainer)
+
+
+@pytest.mark.parametrize("logger", options("logger"))
+def test_logger_configs(make_cfg, logger: str) -> None:
+    cfg = make_cfg(f"logger={logger}")
+    loggers = instantiate_group(cfg.logger)
+    assert len(loggers) == (0 if logger == "none" else 1)
+
+
+@pytest.mark.parametrize("callbacks", options("callbacks"))
+def test_callback_configs(make_cfg, callbacks: str) -> None:
+    cfg = make_cfg(f"callbacks={callbacks}")
+    assert len(instantiate_group(cfg.callbacks)) == (0 if callbacks == "none" else 3)
+
+
+@pytest.mark.parametrize("backbone", options("backbone"))
+def test_backbone_configs(make_cfg, backbone: str) -> None:
+    cfg = make_cfg(f"backbone={backbone}")
+    OmegaConf.resolve(cfg)
+    if backbone in {"minilm", "tiny_bert", "tiny_distilbert"}:
+        encoder = hydra.utils.instantiate(cfg.backbone.encoder)
+        tokenizer = hydra.utils.instantiate(cfg.backbone.tokenizer)
+        assert encoder.config.vocab_size == len(tokenizer)
+    else:  # hub names: offline here, so a clear one-line error instead of retries
+        with pytest.raises(TextlabError, match="neither a local folder nor in the Hugging Face cache"):
+            hydra.utils.instantiate(cfg.backbone.tokenizer)
+
+
+@pytest.mark.parametrize("data", options("data"))
+def test_data_configs(make_cfg, data: str) -> None:
+    cfg = make_cfg(f"data={data}", "data.max_train_rows=120", "data.max_test_rows=60")
+    datamodule = hydra.utils.instantiate(cfg.data)
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+    assert datamodule.num_labels == len(cfg.data.label_columns)
+    assert len(datamodule.train_dataset) > 0
+
+
+@pytest.mark.parametrize("debug", options("debug"))
+def test_debug_configs(make_cfg, debug: str) -> None:
+    cfg = make_cfg(f"debug={debug}")
+    assert isinstance(hydra.utils.instantiate(cfg.trainer), L.Trainer)
+
+
+def test_unknown_group_value_names_the_options(make_cfg) -> None:
+    with pytest.raises(MissingConfigException, match="avg_pooler"):
+        make_cfg("model=max_pooler")

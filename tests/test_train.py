@@ -1,0 +1,109 @@
+"""End to end: tiny BERT / DistilBERT, both poolers, train -> test metrics, resume, Aim read-back."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from src.pipeline.training import train
+from src.utils.errors import TextlabError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize("backbone", ["tiny_bert", "tiny_distilbert"])
+@pytest.mark.parametrize("model", ["cls_pooler", "avg_pooler"])
+def test_train_end_to_end(make_cfg, tmp_path: Path, backbone: str, model: str) -> None:
+    cfg = make_cfg(f"backbone={backbone}", f"model={model}", "trainer.max_epochs=1")
+    summary = train(cfg)
+    metrics = summary["metrics"]
+    for stage in ("val", "test"):
+        for key in ("auc_macro", "f1_macro", "f1_micro", "auc/toxic", "f1/toxic", "loss"):
+            assert f"{stage}/{key}" in metrics
+        assert 0.0 <= metrics[f"{stage}/auc_macro"] <= 1.0
+    run = tmp_path / "run"
+    assert (run / "checkpoints" / "best.ckpt").is_file()
+    assert (run / "config.yaml").is_file()
+    saved = json.loads((run / "metrics.json").read_text())
+    assert saved["metrics"]["test/auc_macro"] == pytest.approx(metrics["test/auc_macro"])
+    info = json.loads((run / "run_info.json").read_text())
+    assert info["seed"] == 42 and info["packages"]["torch"].startswith("2.13")
+    assert any(path.endswith("train.csv.gz") for path in info["data_files"])
+
+
+def test_training_learns_on_real_rows(make_cfg) -> None:
+    """A few epochs of the tiny model must beat chance on the shipped Jigsaw rows."""
+    cfg = make_cfg("data.max_train_rows=600", "trainer.max_epochs=3", "model.optimizer.lr=1e-3")
+    summary = train(cfg)
+    assert summary["metrics"]["test/auc_macro"] > 0.6
+
+
+def test_resume_continues_from_last_checkpoint(make_cfg, tmp_path: Path) -> None:
+    first = make_cfg("trainer.max_epochs=1", run_dir=tmp_path / "first")
+    train(first)
+    last = tmp_path / "first" / "checkpoints" / "last.ckpt"
+    assert torch.load(last, weights_only=False)["epoch"] == 0
+    resumed = make_cfg("trainer.max_epochs=2", f"ckpt_path={last}", run_dir=tmp_path / "second")
+    summary = train(resumed)
+    assert summary["epochs_trained"] == 2
+    steps_per_epoch = torch.load(last, weights_only=False)["global_step"]
+    assert summary["global_step"] == 2 * steps_per_epoch
+
+
+def test_missing_checkpoint_is_a_clear_error(make_cfg, tmp_path: Path) -> None:
+    cfg = make_cfg(f"ckpt_path={tmp_path}/nope.ckpt")
+    with pytest.raises(TextlabError, match="checkpoint not found"):
+        train(cfg)
+
+
+def test_aim_run_read_back(make_cfg, tmp_path: Path) -> None:
+    from aim import Repo
+
+    cfg = make_cfg("logger=aim", "trainer.max_epochs=1")
+    summary = train(cfg)
+    repo_dir = tmp_path / "run" / "aim"
+    subprocess.run(
+        [str(Path(sys.executable).parent / "aim"), "storage", "reindex", "--repo", str(repo_dir), "-y"],
+        check=True,
+        capture_output=True,
+    )
+    runs = list(Repo(str(repo_dir)).iter_runs())
+    assert [run.hash for run in runs] == [summary["aim_run_hash"]]
+    run = runs[0]
+    assert run["hparams", "config"]["model"]["pooling"] == "cls"
+    assert run["hparams", "run"]["git_commit"]
+    tracked = {(m.name, m.context.to_dict().get("subset")): m for m in run.metrics()}
+    assert ("auc_macro", "test") in tracked and ("loss", "train") in tracked
+    test_auc = tracked[("auc_macro", "test")].values.values_numpy()[-1]
+    assert math.isclose(test_auc, summary["metrics"]["test/auc_macro"], rel_tol=1e-6)
+
+
+def run_cli(*args: str, timeout: int = 120) -> subprocess.CompletedProcess:
+    env = {"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "PROJECT_ROOT": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", "src.train", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def test_gpu_trainer_without_gpu_stops_with_one_line(tmp_path: Path) -> None:
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    result = run_cli("model=avg_pooler", "trainer=a100", f"hydra.run.dir={tmp_path}")
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "error: no GPU found (trainer.accelerator=gpu); use trainer=cpu on this machine"
+    )
+
+
+def test_unreachable_backbone_fails_before_training(tmp_path: Path) -> None:
+    result = run_cli("backbone=bert_base", "logger=csv", f"hydra.run.dir={tmp_path}")
+    assert result.returncode == 2
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: tokenizer 'bert-base-uncased' is neither a local folder")
+    assert "backbone=minilm" in last
