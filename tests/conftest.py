@@ -57,8 +57,12 @@ def token_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def make_cfg(tmp_path: Path, token_cache_dir: Path) -> Callable[..., DictConfig]:
     """``make_cfg(*overrides, name="train")``: the tiny training config plus overrides."""
 
-    def make(*overrides: str, name: str = "train", tiny: bool = True, run_dir: Path | None = None) -> DictConfig:
+    def make(
+        *overrides: str, name: str = "train", tiny: bool = True, run_dir: Path | None = None
+    ) -> DictConfig:
         base = TINY if tiny and name == "train" else []
-        return compose_config(name, [*base, *overrides], run_dir or tmp_path / "run", token_cache_dir)
+        return compose_config(
+            name, [*base, *overrides], run_dir or tmp_path / "run", token_cache_dir
+        )
 
     return make

@@ -12,7 +12,7 @@ from omegaconf import OmegaConf
 
 from src.utils.accelerator import check_accelerator
 from src.utils.errors import TextlabError
-from src.utils.instantiate import instantiate_group
+from src.utils.instantiate import build, instantiate_group
 
 CONF = Path(__file__).resolve().parent.parent / "conf"
 
@@ -25,7 +25,14 @@ def test_groups_exist() -> None:
     assert {"cls_pooler", "avg_pooler"} <= set(options("model"))
     assert {"cpu", "gpu", "a100", "debug"} <= set(options("trainer"))
     assert {"aim", "csv"} <= set(options("logger"))
-    expected = {"minilm", "bert_base", "distilbert", "distilbert_multilingual", "tiny_bert", "tiny_distilbert"}
+    expected = {
+        "minilm",
+        "bert_base",
+        "distilbert",
+        "distilbert_multilingual",
+        "tiny_bert",
+        "tiny_distilbert",
+    }
     assert expected <= set(options("backbone"))
 
 
@@ -60,12 +67,14 @@ def test_backbone_configs(make_cfg, backbone: str) -> None:
     cfg = make_cfg(f"backbone={backbone}")
     OmegaConf.resolve(cfg)
     if backbone in {"minilm", "tiny_bert", "tiny_distilbert"}:
-        encoder = hydra.utils.instantiate(cfg.backbone.encoder)
-        tokenizer = hydra.utils.instantiate(cfg.backbone.tokenizer)
+        encoder = build(cfg.backbone.encoder)
+        tokenizer = build(cfg.backbone.tokenizer)
         assert encoder.config.vocab_size == len(tokenizer)
     else:  # hub names: offline here, so a clear one-line error instead of retries
-        with pytest.raises(TextlabError, match="neither a local folder nor in the Hugging Face cache"):
-            hydra.utils.instantiate(cfg.backbone.tokenizer)
+        with pytest.raises(
+            TextlabError, match="neither a local folder nor in the Hugging Face cache"
+        ):
+            build(cfg.backbone.tokenizer)
 
 
 @pytest.mark.parametrize("data", options("data"))

@@ -58,7 +58,8 @@ def _load(loader: Any, name_or_path: str, what: str, **kwargs: Any) -> Any:
             raise TextlabError(f"cannot load {what} from folder {path}: {err}") from err
     if path.startswith((".", "/", "~")):
         raise TextlabError(
-            f"{what} folder '{path}' does not exist; fix backbone.name_or_path or use backbone=minilm"
+            f"{what} folder {path!r} does not exist; "
+            "fix backbone.name_or_path or use backbone=minilm"
         )
     try:
         return loader.from_pretrained(path, local_files_only=True, **kwargs)
@@ -85,7 +86,9 @@ def load_tokenizer(name_or_path: str) -> Any:
     """The fast tokenizer that belongs to a backbone."""
     tokenizer = _load(AutoTokenizer, name_or_path, "tokenizer", use_fast=True)
     if not getattr(tokenizer, "is_fast", False):
-        raise TextlabError(f"tokenizer '{name_or_path}' has no fast (Rust) version; textlab needs one")
+        raise TextlabError(
+            f"tokenizer '{name_or_path}' has no fast (Rust) version; textlab needs one"
+        )
     return tokenizer
 
 

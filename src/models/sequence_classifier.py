@@ -40,6 +40,9 @@ class MultilabelClassifier(L.LightningModule):
         weight_decay: float = 0.01,
     ) -> None:
         super().__init__()
+        label_names = [
+            str(name) for name in label_names
+        ]  # plain list: checkpoints load weights-only
         self.save_hyperparameters(ignore=["encoder", "optimizer", "scheduler"])
         self.encoder = encoder
         self.pooler = build_pooler(pooling)
@@ -49,11 +52,15 @@ class MultilabelClassifier(L.LightningModule):
         self.scheduler_factory = scheduler
         self.label_names = list(label_names)
         accepted = inspect.signature(encoder.forward).parameters
-        self._encoder_inputs = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in accepted]
+        self._encoder_inputs = [
+            k for k in ("input_ids", "attention_mask", "token_type_ids") if k in accepted
+        ]
         self.val_scores = MultilabelScores(self.label_names)
         self.test_scores = MultilabelScores(self.label_names)
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, **extra: Any) -> torch.Tensor:
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, **extra: Any
+    ) -> torch.Tensor:
         """Logits [batch, num_labels]."""
         inputs = {"input_ids": input_ids, "attention_mask": attention_mask, **extra}
         inputs = {k: v for k, v in inputs.items() if k in self._encoder_inputs}
@@ -72,7 +79,9 @@ class MultilabelClassifier(L.LightningModule):
         self.log("train/loss", loss, prog_bar=True, batch_size=len(batch["labels"]))
         return loss
 
-    def _eval_step(self, batch: dict[str, torch.Tensor], stage: str, scores: MultilabelScores) -> None:
+    def _eval_step(
+        self, batch: dict[str, torch.Tensor], stage: str, scores: MultilabelScores
+    ) -> None:
         logits, loss = self._logits_and_loss(batch)
         self.log(f"{stage}/loss", loss, sync_dist=True, batch_size=len(batch["labels"]))
         scores.update(torch.sigmoid(logits), batch["labels"])
@@ -106,4 +115,7 @@ class MultilabelClassifier(L.LightningModule):
             return optimizer
         steps = self.trainer.estimated_stepping_batches
         scheduler = self.scheduler_factory(optimizer, num_training_steps=steps)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
+        }

@@ -13,7 +13,9 @@ def format_summary(summary: dict[str, Any], output_dir: str) -> str:
     for name in HEADLINE:
         row = [metrics.get(f"{stage}/{name}") for stage in ("val", "test")]
         if any(value is not None for value in row):
-            cells = "".join(f"{value:>10.4f}" if value is not None else f"{'-':>10}" for value in row)
+            cells = "".join(
+                f"{value:>10.4f}" if value is not None else f"{'-':>10}" for value in row
+            )
             lines.append(f"{name:<12}{cells}")
     lines.append(f"run folder: {output_dir}")
     if summary.get("best_checkpoint"):

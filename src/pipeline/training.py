@@ -7,7 +7,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import hydra
 import lightning.pytorch as L
 from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
@@ -16,7 +15,7 @@ from src.pipeline.run_folder import scalar_metrics, write_json, write_resolved_c
 from src.utils.accelerator import check_accelerator
 from src.utils.aim_repo import aim_repos_in, ensure_aim_repo
 from src.utils.errors import TextlabError
-from src.utils.instantiate import instantiate_group
+from src.utils.instantiate import build, instantiate_group
 from src.utils.run_info import run_info
 
 log = logging.getLogger(__name__)
@@ -46,17 +45,17 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     L.seed_everything(cfg.seed, workers=True)
 
     log.info("data: %s", cfg.data._target_)
-    datamodule = hydra.utils.instantiate(cfg.data)
+    datamodule = build(cfg.data)
     datamodule.prepare_data()  # reads + validates every file before the model is built
 
     log.info("model: %s over backbone %s", cfg.model.pooling, cfg.backbone.name)
-    model = hydra.utils.instantiate(cfg.model, label_names=datamodule.label_names)
+    model = build(cfg.model, label_names=datamodule.label_names)
 
     for repo in aim_repos_in(cfg.get("logger")):
         ensure_aim_repo(repo)
     loggers = instantiate_group(cfg.get("logger"))
     callbacks = instantiate_group(cfg.get("callbacks"))
-    trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    trainer: L.Trainer = build(cfg.trainer, callbacks=callbacks, logger=loggers or False)
 
     output_dir = Path(cfg.paths.output_dir)
     write_resolved_config(cfg, output_dir)
@@ -82,7 +81,11 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         "epochs_trained": trainer.current_epoch,
         "global_step": trainer.global_step,
         "wall_time_s": round(time.time() - started, 1),
-        "aim_run_hash": next((lg.experiment.hash for lg in loggers if hasattr(lg, "_run_hash")), None),
+        "aim_run_hash": next(
+            (lg.version for lg in loggers if type(lg).__name__ == "AimLogger"), None
+        ),
     }
     write_json(output_dir / "metrics.json", summary)
+    for logger in loggers:
+        logger.finalize("success")  # closes the Aim run so its data is complete on disk
     return summary

@@ -1,11 +1,34 @@
-"""Build callbacks and loggers from their config groups (a dict of ``_target_`` nodes)."""
+"""Build objects from ``_target_`` config nodes, keeping user-facing errors readable."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import hydra
+from hydra.errors import InstantiationException
 from omegaconf import DictConfig
+
+from src.utils.errors import TextlabError
+
+
+def _user_error_in(error: BaseException) -> TextlabError | None:
+    while error is not None:
+        if isinstance(error, TextlabError):
+            return error
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def build(node: Any, **kwargs: Any) -> Any:
+    """``hydra.utils.instantiate``, but a TextlabError raised by a target comes out as itself
+    (Hydra would wrap it in a multi-line InstantiationException with a traceback)."""
+    try:
+        return hydra.utils.instantiate(node, **kwargs)
+    except InstantiationException as err:
+        user_error = _user_error_in(err)
+        if user_error is not None:
+            raise user_error from None
+        raise
 
 
 def instantiate_group(group: DictConfig | None) -> list[Any]:
@@ -13,7 +36,7 @@ def instantiate_group(group: DictConfig | None) -> list[Any]:
     if not group:
         return []
     return [
-        hydra.utils.instantiate(node)
+        build(node)
         for node in group.values()
         if isinstance(node, DictConfig) and "_target_" in node
     ]

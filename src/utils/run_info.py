@@ -53,7 +53,9 @@ def package_versions(names: tuple[str, ...] = PACKAGES) -> dict[str, str]:
     return versions
 
 
-def run_info(seed: int, data_files: list[Path], root_dir: str | Path | None = None) -> dict[str, Any]:
+def run_info(
+    seed: int, data_files: list[Path], root_dir: str | Path | None = None
+) -> dict[str, Any]:
     """Everything besides the resolved config needed to repeat a run."""
     return {
         "seed": seed,

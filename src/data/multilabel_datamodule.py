@@ -1,0 +1,238 @@
+"""Generic multi-label LightningDataModule: read -> validate -> split -> tokenise once -> batches.
+
+A data set plugs in by implementing `read_train`, `read_test` and `data_files`; the
+hold-out split, row subsampling, token cache and padding are shared.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NamedTuple
+
+import lightning.pytorch as L
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from src.data.collate import PaddingCollator, TokenizedDataset
+from src.data.splits import stratified_holdout
+from src.data.token_cache import tokenize_cached, tokenizer_identity
+from src.utils.errors import TextlabError
+from src.utils.run_info import file_sha256
+
+
+class LabelledTexts(NamedTuple):
+    """Rows as read: texts, a [N, L] label matrix (-1 = unscored) and row ids."""
+
+    texts: list[str]
+    labels: np.ndarray
+    ids: list[str]
+
+
+def _positive_int(value: int | None, key: str, minimum: int = 1, optional: bool = False) -> None:
+    if value is None and optional:
+        return
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise TextlabError(f"{key} must be an integer >= {minimum}, got {value!r}.")
+
+
+def _subsample(rows: LabelledTexts, max_rows: int | None, seed: int) -> LabelledTexts:
+    """A seeded random subset in file order, for quick runs on a slice of the data."""
+    n = len(rows.texts)
+    if max_rows is None or max_rows >= n:
+        return rows
+    keep = np.sort(np.random.default_rng(seed).choice(n, size=max_rows, replace=False))
+    return _take(rows, keep)
+
+
+def _take(rows: LabelledTexts, index: np.ndarray) -> LabelledTexts:
+    return LabelledTexts(
+        [rows.texts[i] for i in index], rows.labels[index], [rows.ids[i] for i in index]
+    )
+
+
+class MultilabelDataModule(L.LightningDataModule, ABC):
+    """Shared machinery for multi-label text data sets (subclass and implement the readers)."""
+
+    def __init__(
+        self,
+        *,
+        tokenizer,
+        label_columns: Sequence[str],
+        max_length: int = 128,
+        batch_size: int = 32,
+        eval_batch_size: int = 64,
+        val_fraction: float = 0.1,
+        seed: int = 42,
+        num_workers: int = 0,
+        cache_dir: str = ".cache/tokens",
+        max_train_rows: int | None = None,
+        max_test_rows: int | None = None,
+        drop_unscored_test_rows: bool = True,
+    ) -> None:
+        super().__init__()
+        self.tokenizer = tokenizer
+        self.label_columns = [str(c) for c in label_columns]
+        self.max_length = max_length
+        self.batch_size = batch_size
+        self.eval_batch_size = eval_batch_size
+        self.val_fraction = val_fraction
+        self.seed = seed
+        self.num_workers = num_workers
+        self.cache_dir = cache_dir
+        self.max_train_rows = max_train_rows
+        self.max_test_rows = max_test_rows
+        self.drop_unscored_test_rows = drop_unscored_test_rows
+
+        self.train_dataset: TokenizedDataset | None = None
+        self.val_dataset: TokenizedDataset | None = None
+        self.test_dataset: TokenizedDataset | None = None
+        self.train_ids: list[str] = []
+        self.val_ids: list[str] = []
+        self.test_ids: list[str] = []
+        self.pos_counts: np.ndarray | None = None
+        self.prevalence: np.ndarray | None = None
+        #: split name -> whether its token ids came from the disk cache (first load only)
+        self.cache_hits: dict[str, bool] = {}
+        self._rows: dict[str, LabelledTexts] = {}
+        self._tokens: dict[str, list[list[int]]] = {}
+        self._data_hash: str | None = None
+
+    # -- what a data set provides -------------------------------------------------------
+    @abstractmethod
+    def read_train(self) -> LabelledTexts:
+        """All labelled training rows (validated; raise TextlabError on bad input)."""
+
+    @abstractmethod
+    def read_test(self) -> LabelledTexts:
+        """All test rows with labels in {-1, 0, 1}."""
+
+    @abstractmethod
+    def data_files(self) -> list[Path]:
+        """The files the rows come from: hashed into the cache key and the run record."""
+
+    def cache_tag(self) -> str:
+        """What else the token ids and row selection depend on (columns, file layout)."""
+        return type(self).__name__
+
+    # -- public API ---------------------------------------------------------------------
+    @property
+    def label_names(self) -> list[str]:
+        return list(self.label_columns)
+
+    @property
+    def num_labels(self) -> int:
+        return len(self.label_columns)
+
+    def validate_inputs(self) -> None:
+        """Check settings and read + validate every file; cheap to call before building a model."""
+        _positive_int(self.max_length, "data.max_length", minimum=2)
+        _positive_int(self.batch_size, "data.batch_size")
+        _positive_int(self.eval_batch_size, "data.eval_batch_size")
+        _positive_int(self.num_workers, "data.num_workers", minimum=0)
+        _positive_int(self.max_train_rows, "data.max_train_rows", minimum=2, optional=True)
+        _positive_int(self.max_test_rows, "data.max_test_rows", optional=True)
+        if not self.label_columns:
+            raise TextlabError("data.label_columns is empty; list the label columns to train on.")
+        tokenizer_identity(self.tokenizer)  # fails clearly on a slow tokenizer
+        PaddingCollator(self.tokenizer.pad_token_id)  # fails clearly without a pad token
+        self._load("train")
+        self._load("test")
+
+    def prepare_data(self) -> None:
+        """Validate the inputs and fill the token cache (Lightning runs this on one process)."""
+        self.validate_inputs()
+        self._token_ids("train")
+        self._token_ids("test")
+
+    def setup(self, stage: str | None = None) -> None:
+        """Build the datasets the stage needs; calling it again does nothing."""
+        if stage in (None, "fit", "validate") and self.train_dataset is None:
+            self._build_train_val()
+        if stage in (None, "test", "predict") and self.test_dataset is None:
+            rows = self._load("test")
+            self.test_ids = list(rows.ids)
+            self.test_dataset = TokenizedDataset(self._token_ids("test"), rows.labels)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self._require(self.train_dataset, "fit"), self.batch_size, True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self._require(self.val_dataset, "fit"), self.eval_batch_size, False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader(self._require(self.test_dataset, "test"), self.eval_batch_size, False)
+
+    # -- internals ----------------------------------------------------------------------
+    def _load(self, split: str) -> LabelledTexts:
+        if split not in self._rows:
+            if split == "train":
+                rows = self.read_train()
+                rows = _subsample(rows, self.max_train_rows, self.seed)
+            else:
+                rows = self.read_test()
+                if self.drop_unscored_test_rows:
+                    scored = ~(rows.labels == -1).all(axis=1)
+                    rows = _take(rows, np.flatnonzero(scored))
+                rows = _subsample(rows, self.max_test_rows, self.seed)
+            if not rows.texts:
+                files = ", ".join(map(str, self.data_files()))
+                raise TextlabError(f"No usable {split} rows in {files}; check the data files.")
+            labels = np.asarray(rows.labels, dtype=np.float32).reshape(len(rows.texts), -1)
+            self._rows[split] = LabelledTexts(list(rows.texts), labels, [str(i) for i in rows.ids])
+        return self._rows[split]
+
+    def _hash_data(self) -> str:
+        if self._data_hash is None:
+            digest = hashlib.sha256()
+            for path in self.data_files():
+                digest.update(file_sha256(path).encode())
+            self._data_hash = digest.hexdigest()
+        return self._data_hash
+
+    def _token_ids(self, split: str) -> list[list[int]]:
+        if split not in self._tokens:
+            rows = self._load(split)
+            limit = self.max_train_rows if split == "train" else self.max_test_rows
+            tag = (
+                f"{self.cache_tag()}|split={split}|rows={limit}|seed={self.seed}"
+                f"|drop_unscored={self.drop_unscored_test_rows}"
+            )
+            cached = tokenize_cached(
+                rows.texts, self.tokenizer, self.max_length, self.cache_dir, self._hash_data(), tag
+            )
+            self._tokens[split] = cached.input_ids
+            self.cache_hits[split] = cached.cache_hit
+        return self._tokens[split]
+
+    def _build_train_val(self) -> None:
+        rows = self._load("train")
+        tokens = self._token_ids("train")
+        train_idx, val_idx = stratified_holdout(rows.labels, self.val_fraction, self.seed)
+        self.train_ids = [rows.ids[i] for i in train_idx]
+        self.val_ids = [rows.ids[i] for i in val_idx]
+        train_labels = rows.labels[train_idx]
+        self.pos_counts = (train_labels == 1).sum(axis=0).astype(np.int64)
+        self.prevalence = self.pos_counts / np.maximum((train_labels != -1).sum(axis=0), 1)
+        self.train_dataset = TokenizedDataset([tokens[i] for i in train_idx], train_labels)
+        self.val_dataset = TokenizedDataset([tokens[i] for i in val_idx], rows.labels[val_idx])
+
+    @staticmethod
+    def _require(dataset: TokenizedDataset | None, stage: str) -> TokenizedDataset:
+        if dataset is None:
+            raise RuntimeError(f"Call setup({stage!r}) before asking for this dataloader.")
+        return dataset
+
+    def _loader(self, dataset: TokenizedDataset, batch_size: int, shuffle: bool) -> DataLoader:
+        return DataLoader(
+            dataset,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+            pin_memory=torch.cuda.is_available(),
+            collate_fn=PaddingCollator(self.tokenizer.pad_token_id),
+        )
