@@ -81,3 +81,9 @@ def test_classifier_forward_and_loss(make_cfg, backbone: str, model: str) -> Non
         logits[scored], batch["labels"][scored]
     )
     torch.testing.assert_close(loss, expected)
+
+
+def test_pretrained_encoder_trains_with_dropout(make_cfg) -> None:
+    cfg = make_cfg("backbone=minilm")
+    module = hydra.utils.instantiate(cfg.model, label_names=LABELS)
+    assert all(m.training for m in module.modules())

@@ -44,7 +44,9 @@ class MultilabelClassifier(L.LightningModule):
             str(name) for name in label_names
         ]  # plain list: checkpoints load weights-only
         self.save_hyperparameters(ignore=["encoder", "optimizer", "scheduler"])
-        self.encoder = encoder
+        # from_pretrained returns the encoder in eval mode and Lightning keeps each module's mode,
+        # so without this the encoder's dropout would stay off during fine-tuning.
+        self.encoder = encoder.train()
         self.pooler = build_pooler(pooling)
         self.head = TanhProjectionHead(encoder.config.hidden_size, len(label_names), dropout)
         self.loss_fn = nn.BCEWithLogitsLoss()

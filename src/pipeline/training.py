@@ -87,5 +87,5 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     }
     write_json(output_dir / "metrics.json", summary)
     for logger in loggers:
-        logger.finalize("success")  # closes the Aim run so its data is complete on disk
+        getattr(logger, "close", logger.finalize)("success")  # Aim: write the run out for good
     return summary

@@ -31,5 +31,5 @@ def aim_repos_in(logger_cfg: DictConfig | None) -> list[str]:
     return [
         str(node.repo)
         for node in logger_cfg.values()
-        if isinstance(node, DictConfig) and "AimLogger" in str(node.get("_target_", ""))
+        if isinstance(node, DictConfig) and str(node.get("_target_", "")).endswith("AimLogger")
     ]
