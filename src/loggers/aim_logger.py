@@ -7,6 +7,8 @@ closes the run once, when the pipeline calls ``close``.
 
 from __future__ import annotations
 
+import contextlib
+
 from aim.pytorch_lightning import AimLogger as _AimLogger
 
 
@@ -21,7 +23,6 @@ class AimLogger(_AimLogger):
         super().finalize(status)
 
     def __del__(self) -> None:
-        try:
+        # at interpreter shutdown there may be nothing left to report to
+        with contextlib.suppress(Exception):
             self.close("finished")
-        except Exception:  # noqa: BLE001  (interpreter shutdown: nothing left to report to)
-            pass
