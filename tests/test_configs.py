@@ -79,12 +79,16 @@ def test_backbone_configs(make_cfg, backbone: str) -> None:
 
 @pytest.mark.parametrize("data", options("data"))
 def test_data_configs(make_cfg, data: str) -> None:
-    cfg = make_cfg(f"data={data}", "data.max_train_rows=120", "data.max_test_rows=60")
+    limits = ["data.max_train_rows=120", "data.max_test_rows=60"]
+    official_val = "max_val_rows" in OmegaConf.load(CONF / "data" / f"{data}.yaml")
+    if official_val:
+        limits.append("data.max_val_rows=60")
+    cfg = make_cfg(f"data={data}", *limits)
     datamodule = hydra.utils.instantiate(cfg.data)
     datamodule.prepare_data()
     datamodule.setup("fit")
-    assert datamodule.num_labels == len(cfg.data.label_columns)
-    assert len(datamodule.train_dataset) > 0
+    assert datamodule.num_labels == len(datamodule.label_names) > 1
+    assert len(datamodule.train_dataset) == (120 if official_val else 108)
 
 
 @pytest.mark.parametrize("debug", options("debug"))

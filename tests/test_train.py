@@ -125,3 +125,35 @@ def test_unreachable_backbone_fails_before_training(tmp_path: Path) -> None:
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("error: tokenizer 'bert-base-uncased' is neither a local folder")
     assert "backbone=minilm" in last
+
+
+def test_load_run_reproduces_test_predictions(make_cfg, tmp_path: Path) -> None:
+    from src.pipeline.load_run import load_run
+
+    cfg = make_cfg("trainer.max_epochs=1")
+    summary = train(cfg)
+    loaded = load_run(summary["best_checkpoint"])
+    assert loaded.run_dir == tmp_path / "run"
+    from src.utils.instantiate import build
+
+    datamodule = build(loaded.cfg.data)
+    datamodule.prepare_data()
+    datamodule.setup("test")
+    probs, targets = [], []
+    with torch.no_grad():
+        for batch in datamodule.test_dataloader():
+            probs.append(torch.sigmoid(loaded.model(batch["input_ids"], batch["attention_mask"])))
+            targets.append(batch["labels"])
+    from src.metrics.multilabel import multilabel_scores
+
+    scores = multilabel_scores(torch.cat(probs), torch.cat(targets), loaded.model.label_names)
+    assert scores["auc_macro"] == pytest.approx(summary["metrics"]["test/auc_macro"], abs=1e-6)
+
+
+def test_load_run_without_run_folder_is_a_clear_error(tmp_path: Path) -> None:
+    from src.pipeline.load_run import load_run
+
+    ckpt = tmp_path / "model.ckpt"
+    ckpt.write_bytes(b"not a checkpoint")
+    with pytest.raises(TextlabError, match="config.yaml not found"):
+        load_run(ckpt)

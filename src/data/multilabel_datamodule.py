@@ -71,6 +71,7 @@ class MultilabelDataModule(L.LightningDataModule, ABC):
         cache_dir: str = ".cache/tokens",
         max_train_rows: int | None = None,
         max_test_rows: int | None = None,
+        max_val_rows: int | None = None,
         drop_unscored_test_rows: bool = True,
     ) -> None:
         super().__init__()
@@ -85,6 +86,7 @@ class MultilabelDataModule(L.LightningDataModule, ABC):
         self.cache_dir = cache_dir
         self.max_train_rows = max_train_rows
         self.max_test_rows = max_test_rows
+        self.max_val_rows = max_val_rows
         self.drop_unscored_test_rows = drop_unscored_test_rows
 
         self.train_dataset: TokenizedDataset | None = None
@@ -100,6 +102,7 @@ class MultilabelDataModule(L.LightningDataModule, ABC):
         self._rows: dict[str, LabelledTexts] = {}
         self._tokens: dict[str, list[list[int]]] = {}
         self._data_hash: str | None = None
+        self._has_val: bool | None = None
 
     # -- what a data set provides -------------------------------------------------------
     @abstractmethod
@@ -113,6 +116,10 @@ class MultilabelDataModule(L.LightningDataModule, ABC):
     @abstractmethod
     def data_files(self) -> list[Path]:
         """The files the rows come from: hashed into the cache key and the run record."""
+
+    def read_val(self) -> LabelledTexts | None:
+        """An official validation split, if the data set has one (else a hold-out of train)."""
+        return None
 
     def cache_tag(self) -> str:
         """What else the token ids and row selection depend on (columns, file layout)."""
@@ -141,12 +148,16 @@ class MultilabelDataModule(L.LightningDataModule, ABC):
         PaddingCollator(self.tokenizer.pad_token_id)  # fails clearly without a pad token
         self._load("train")
         self._load("test")
+        if self._has_val_split():
+            self._load("val")
 
     def prepare_data(self) -> None:
         """Validate the inputs and fill the token cache (Lightning runs this on one process)."""
         self.validate_inputs()
         self._token_ids("train")
         self._token_ids("test")
+        if self._has_val_split():
+            self._token_ids("val")
 
     def setup(self, stage: str | None = None) -> None:
         """Build the datasets the stage needs; calling it again does nothing."""
@@ -172,6 +183,8 @@ class MultilabelDataModule(L.LightningDataModule, ABC):
             if split == "train":
                 rows = self.read_train()
                 rows = _subsample(rows, self.max_train_rows, self.seed)
+            elif split == "val":
+                rows = _subsample(self.read_val(), self.max_val_rows, self.seed)
             else:
                 rows = self.read_test()
                 if self.drop_unscored_test_rows:
@@ -196,7 +209,8 @@ class MultilabelDataModule(L.LightningDataModule, ABC):
     def _token_ids(self, split: str) -> list[list[int]]:
         if split not in self._tokens:
             rows = self._load(split)
-            limit = self.max_train_rows if split == "train" else self.max_test_rows
+            limits = {"train": self.max_train_rows, "val": self.max_val_rows}
+            limit = limits.get(split, self.max_test_rows)
             tag = (
                 f"{self.cache_tag()}|split={split}|rows={limit}|seed={self.seed}"
                 f"|drop_unscored={self.drop_unscored_test_rows}"
@@ -208,7 +222,15 @@ class MultilabelDataModule(L.LightningDataModule, ABC):
             self.cache_hits[split] = cached.cache_hit
         return self._tokens[split]
 
+    def _has_val_split(self) -> bool:
+        if self._has_val is None:
+            self._has_val = self.read_val() is not None
+        return self._has_val
+
     def _build_train_val(self) -> None:
+        if self._has_val_split():
+            self._build_official_train_val()
+            return
         rows = self._load("train")
         tokens = self._token_ids("train")
         train_idx, val_idx = stratified_holdout(rows.labels, self.val_fraction, self.seed)
@@ -219,6 +241,20 @@ class MultilabelDataModule(L.LightningDataModule, ABC):
         self.prevalence = self.pos_counts / np.maximum((train_labels != -1).sum(axis=0), 1)
         self.train_dataset = TokenizedDataset([tokens[i] for i in train_idx], train_labels)
         self.val_dataset = TokenizedDataset([tokens[i] for i in val_idx], rows.labels[val_idx])
+
+    def _build_official_train_val(self) -> None:
+        train, val = self._load("train"), self._load("val")
+        overlap = set(train.ids) & set(val.ids)
+        if overlap:
+            raise TextlabError(
+                f"{len(overlap)} ids are in both the train and validation files "
+                f"(e.g. {sorted(overlap)[0]!r}); remove them from one split."
+            )
+        self.train_ids, self.val_ids = list(train.ids), list(val.ids)
+        self.pos_counts = (train.labels == 1).sum(axis=0).astype(np.int64)
+        self.prevalence = self.pos_counts / np.maximum((train.labels != -1).sum(axis=0), 1)
+        self.train_dataset = TokenizedDataset(self._token_ids("train"), train.labels)
+        self.val_dataset = TokenizedDataset(self._token_ids("val"), val.labels)
 
     @staticmethod
     def _require(dataset: TokenizedDataset | None, stage: str) -> TokenizedDataset:

@@ -17,18 +17,23 @@ import pandas as pd
 from src.utils.errors import TextlabError
 
 
-def read_csv_file(path: Path) -> pd.DataFrame:
+def read_csv_file(path: Path, **read_kwargs) -> pd.DataFrame:
     """Read a CSV (plain or .gz) as strings, so validation sees the cells as written.
 
     Every cell stays a string ("" for an empty field): "NA" or "null" are real comments,
-    not missing values.
+    not missing values. ``read_kwargs`` go to ``pandas.read_csv`` (e.g. ``sep="\t"``).
     """
     try:
         with warnings.catch_warnings():
             # Rows with more fields than the header: pandas would silently drop or shift data.
             warnings.simplefilter("error", pd.errors.ParserWarning)
             frame = pd.read_csv(
-                path, dtype=str, keep_default_na=False, encoding="utf-8", index_col=False
+                path,
+                dtype=str,
+                keep_default_na=False,
+                encoding="utf-8",
+                index_col=False,
+                **read_kwargs,
             )
     except pd.errors.EmptyDataError as err:
         raise TextlabError(f"{path}: the file is empty (no header, no rows).") from err
