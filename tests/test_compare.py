@@ -1,0 +1,99 @@
+"""`src.compare` on synthetic run folders: exact means, stds, paired test and failures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from scipy import stats
+
+from src.compare import main as compare_main
+from src.report.compare import bootstrap_ci, paired_differences, summarise
+from src.report.runs import load_runs
+from src.utils.errors import TextlabError
+
+CLS = {1: 0.90, 2: 0.92, 3: 0.91}
+MEAN = {1: 0.93, 2: 0.94, 3: 0.90}
+
+
+def make_job(sweep: Path, n: int, overrides: list[str], summary: dict) -> None:
+    job = sweep / str(n)
+    (job / ".hydra").mkdir(parents=True)
+    (job / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(overrides))
+    (job / "metrics.json").write_text(json.dumps(summary))
+
+
+def ok(auc: float) -> dict:
+    return {
+        "status": "success",
+        "metrics": {"test/auc_macro": auc, "test/f1_macro": auc / 2, "test/f1_micro": auc / 3},
+    }
+
+
+@pytest.fixture
+def sweep(tmp_path: Path) -> Path:
+    n = 0
+    for model, values in (("cls_pooler", CLS), ("avg_pooler", MEAN)):
+        for seed, auc in values.items():
+            make_job(
+                tmp_path, n, [f"model={model}", "model.optimizer.lr=5e-5", f"seed={seed}"], ok(auc)
+            )
+            n += 1
+    make_job(
+        tmp_path,
+        n,
+        ["model=avg_pooler", "model.optimizer.lr=5e-5", "seed=4"],
+        {"status": "failed", "error": "CUDA out of memory", "metrics": {}},
+    )
+    return tmp_path
+
+
+def test_summary_means_stds_and_failure_counts(sweep: Path) -> None:
+    summary = summarise(load_runs(sweep)).set_index("pooling")
+    assert summary.loc["cls", "runs"] == 3 and summary.loc["cls", "failed"] == 0
+    assert summary.loc["mean", "runs"] == 4 and summary.loc["mean", "failed"] == 1
+    assert summary.loc["cls", "test/auc_macro mean"] == pytest.approx(0.91)
+    assert summary.loc["cls", "test/auc_macro std"] == pytest.approx(0.01)
+    assert summary.loc["mean", "test/auc_macro mean"] == pytest.approx(0.923333333)
+    assert summary.loc["mean", "test/auc_macro std"] == pytest.approx(
+        np.std([0.93, 0.94, 0.90], ddof=1)
+    )
+    assert summary.loc["cls", "cell"] == "model.optimizer.lr=5e-5"
+
+
+def test_paired_difference_and_t_test(sweep: Path) -> None:
+    diffs = {d.metric: d for d in paired_differences(load_runs(sweep))}
+    auc = diffs["test/auc_macro"]
+    np.testing.assert_allclose(auc.differences, [0.03, 0.02, -0.01], atol=1e-12)
+    assert auc.seeds == ["1", "2", "3"]  # the failed seed 4 has no pair
+    assert auc.mean == pytest.approx(0.04 / 3)
+    d = np.array([0.03, 0.02, -0.01])
+    t = d.mean() / (d.std(ddof=1) / np.sqrt(3))
+    assert auc.t_statistic == pytest.approx(t)
+    assert auc.p_value == pytest.approx(2 * stats.t.sf(abs(t), df=2))
+    assert auc.ci_low <= auc.mean <= auc.ci_high
+    assert -0.01 - 1e-12 <= auc.ci_low and auc.ci_high <= 0.03 + 1e-12
+
+
+def test_bootstrap_interval_is_seeded_and_shrinks_with_agreement() -> None:
+    assert bootstrap_ci(np.array([0.1, 0.2, 0.3])) == bootstrap_ci(np.array([0.1, 0.2, 0.3]))
+    low, high = bootstrap_ci(np.array([0.05, 0.05, 0.05]))
+    assert low == pytest.approx(0.05) and high == pytest.approx(0.05)
+
+
+def test_cli_writes_markdown_png_and_csv(sweep: Path, tmp_path: Path) -> None:
+    out = tmp_path / "report"
+    markdown = compare_main([str(sweep), "--out", str(out)])
+    assert "0.9100 ± 0.0100" in markdown
+    assert "+0.0300, +0.0200, -0.0100" in markdown
+    assert "CUDA out of memory" in markdown
+    assert (out / "comparison.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (out / "runs.csv").is_file()
+
+
+def test_folder_without_jobs_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(TextlabError, match="no jobs in"):
+        load_runs(tmp_path)
