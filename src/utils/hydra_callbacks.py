@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
@@ -22,5 +23,9 @@ class CreateAimRepo(Callback):
 
     @staticmethod
     def _create(config: DictConfig) -> None:
+        # ${hydra:...} interpolations (paths.root_dir) need HydraConfig, which Hydra sets only
+        # inside each job; set it here from the sweep's own config.
+        if not HydraConfig.initialized():
+            HydraConfig.instance().set_config(config)
         for repo in aim_repos_in(config.get("logger")):
             ensure_aim_repo(repo)
