@@ -42,6 +42,10 @@ lint: env
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+# the Aim UI over the project's .aim on http://127.0.0.1:43800 (Ctrl-C stops it and its children)
+aim-ui: env
+	$(PY) -m src.aim_ui --repo .
+
 lock:
 	$(POETRY) lock
 

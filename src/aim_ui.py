@@ -1,0 +1,93 @@
+"""`python -m src.aim_ui [--repo DIR] [--port 43800]`: browse the Aim repo on loopback.
+
+`aim up` starts a uvicorn child that survives a plain kill of its parent, so the UI runs in
+its own session (process group) and stopping it (Ctrl-C, SIGTERM) ends the whole group.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from src.utils.errors import TextlabError
+from src.utils.user_errors import report_user_errors
+
+AIM = str(Path(sys.executable).parent / "aim")
+
+
+def reindex(repo: str | Path) -> None:
+    """Runs become visible to the UI and to ``Repo.iter_runs`` only once indexed."""
+    subprocess.run(
+        [AIM, "storage", "--repo", str(repo), "reindex", "-y"], check=True, capture_output=True
+    )
+
+
+def start_aim_ui(repo: str | Path, host: str = "127.0.0.1", port: int = 43800) -> subprocess.Popen:
+    if not (Path(repo) / ".aim").is_dir():
+        raise TextlabError(f"no Aim repo at {repo}/.aim; train something first (logger=aim)")
+    reindex(repo)
+    return subprocess.Popen(
+        [AIM, "up", "--repo", str(repo), "--host", host, "--port", str(port), "--yes"],
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def wait_until_up(url: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.5)
+    raise TextlabError(f"the Aim UI did not answer at {url} within {timeout:.0f} s")
+
+
+def stop_aim_ui(process: subprocess.Popen, grace: float = 10.0) -> None:
+    """End the UI and its uvicorn child: signal the whole process group."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            continue
+        if sig == signal.SIGTERM:
+            time.sleep(0.5)  # let the group's other members exit too
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m src.aim_ui", description=__doc__)
+    parser.add_argument("--repo", default=os.environ.get("PROJECT_ROOT", "."))
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=43800)
+    args = parser.parse_args(argv)
+    with report_user_errors():
+        process = start_aim_ui(args.repo, args.host, args.port)
+        signal.signal(signal.SIGTERM, lambda *_: stop_aim_ui(process) or sys.exit(0))
+        try:
+            wait_until_up(f"http://{args.host}:{args.port}/")
+            print(f"Aim UI: http://{args.host}:{args.port}/  (Ctrl-C stops it)", flush=True)
+            process.wait()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            stop_aim_ui(process)
+
+
+if __name__ == "__main__":
+    main()
