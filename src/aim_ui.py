@@ -7,6 +7,7 @@ its own session (process group) and stopping it (Ctrl-C, SIGTERM) ends the whole
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import subprocess
@@ -64,10 +65,8 @@ def stop_aim_ui(process: subprocess.Popen, grace: float = 10.0) -> None:
             continue
         if sig == signal.SIGTERM:
             time.sleep(0.5)  # let the group's other members exit too
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 def main(argv: list[str] | None = None) -> None:
