@@ -75,7 +75,7 @@ def test_paired_difference_and_t_test(sweep: Path) -> None:
     assert auc.t_statistic == pytest.approx(t)
     assert auc.p_value == pytest.approx(2 * stats.t.sf(abs(t), df=2))
     assert auc.ci_low <= auc.mean <= auc.ci_high
-    assert -0.01 - 1e-12 <= auc.ci_low and auc.ci_high <= 0.03 + 1e-12
+    assert auc.ci_low >= -0.01 - 1e-12 and auc.ci_high <= 0.03 + 1e-12
 
 
 def test_bootstrap_interval_is_seeded_and_shrinks_with_agreement() -> None:

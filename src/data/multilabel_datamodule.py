@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import hashlib
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import lightning.pytorch as L
 import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from src.data import sampling
 from src.data.collate import PaddingCollator, TokenizedDataset
 from src.data.splits import stratified_holdout
 from src.data.token_cache import tokenize_cached, tokenizer_identity
@@ -73,6 +74,7 @@ class MultilabelDataModule(L.LightningDataModule, ABC):
         max_test_rows: int | None = None,
         max_val_rows: int | None = None,
         drop_unscored_test_rows: bool = True,
+        balanced_sampler: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.tokenizer = tokenizer
@@ -88,6 +90,8 @@ class MultilabelDataModule(L.LightningDataModule, ABC):
         self.max_test_rows = max_test_rows
         self.max_val_rows = max_val_rows
         self.drop_unscored_test_rows = drop_unscored_test_rows
+        #: (target_rate, max_weight) of the balanced training sampler, or None (plain shuffle)
+        self.balanced_sampler = sampling.sampler_settings(balanced_sampler)
 
         self.train_dataset: TokenizedDataset | None = None
         self.val_dataset: TokenizedDataset | None = None
@@ -169,7 +173,11 @@ class MultilabelDataModule(L.LightningDataModule, ABC):
             self.test_dataset = TokenizedDataset(self._token_ids("test"), rows.labels)
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader(self._require(self.train_dataset, "fit"), self.batch_size, True)
+        dataset = self._require(self.train_dataset, "fit")
+        if self.balanced_sampler is None:
+            return self._loader(dataset, self.batch_size, True)
+        sampler = sampling.balanced_sampler(dataset.labels, *self.balanced_sampler, seed=self.seed)
+        return self._loader(dataset, self.batch_size, False, sampler=sampler)
 
     def val_dataloader(self) -> DataLoader:
         return self._loader(self._require(self.val_dataset, "fit"), self.eval_batch_size, False)
@@ -262,11 +270,14 @@ class MultilabelDataModule(L.LightningDataModule, ABC):
             raise RuntimeError(f"Call setup({stage!r}) before asking for this dataloader.")
         return dataset
 
-    def _loader(self, dataset: TokenizedDataset, batch_size: int, shuffle: bool) -> DataLoader:
+    def _loader(
+        self, dataset: TokenizedDataset, batch_size: int, shuffle: bool, sampler=None
+    ) -> DataLoader:
         return DataLoader(
             dataset,
             batch_size=batch_size,
             shuffle=shuffle,
+            sampler=sampler,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
             pin_memory=torch.cuda.is_available(),

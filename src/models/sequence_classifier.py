@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import lightning.pytorch as L
@@ -11,9 +11,13 @@ import torch
 from torch import nn
 
 from src.metrics.multilabel import MultilabelScores
+from src.models.freezing import freeze_encoder
 from src.models.heads import TanhProjectionHead
+from src.models.losses import MaskedBCEWithLogits
 from src.models.optim import decay_groups
 from src.models.poolers import build_pooler
+from src.models.pos_weight import pos_weight_settings, pos_weights_from_labels
+from src.utils.plain import plain_dict
 
 
 class MultilabelClassifier(L.LightningModule):
@@ -27,6 +31,10 @@ class MultilabelClassifier(L.LightningModule):
         optimizer: a partial ``torch.optim`` constructor taking parameter groups.
         scheduler: a partial taking ``(optimizer, num_training_steps)``; stepped per batch.
         weight_decay: applied to all weights except biases and LayerNorm.
+        pos_weight: ``{enabled, cap}``: BCE pos_weight = negatives/positives per label of the
+            training split, capped (``src.models.pos_weight``); off by default.
+        freeze: ``{embeddings, layers, encoder}``: freeze the embeddings, the first N encoder
+            layers, or the whole encoder (``src.models.freezing``); off by default.
     """
 
     def __init__(
@@ -38,8 +46,13 @@ class MultilabelClassifier(L.LightningModule):
         optimizer: Callable[..., torch.optim.Optimizer] | None = None,
         scheduler: Callable[..., Any] | None = None,
         weight_decay: float = 0.01,
+        pos_weight: Mapping[str, Any] | None = None,
+        freeze: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
+        # plain dicts: hyper-parameters must load with torch.load(weights_only=True)
+        pos_weight = plain_dict(pos_weight)
+        freeze = plain_dict(freeze)
         label_names = [
             str(name) for name in label_names
         ]  # plain list: checkpoints load weights-only
@@ -49,7 +62,9 @@ class MultilabelClassifier(L.LightningModule):
         self.encoder = encoder.train()
         self.pooler = build_pooler(pooling)
         self.head = TanhProjectionHead(encoder.config.hidden_size, len(label_names), dropout)
-        self.loss_fn = nn.BCEWithLogitsLoss()
+        self.loss_fn = MaskedBCEWithLogits()
+        self.pos_weight_cap = pos_weight_settings(pos_weight)
+        self.frozen_parameters = freeze_encoder(self.encoder, freeze)
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
         self.label_names = list(label_names)
@@ -70,11 +85,15 @@ class MultilabelClassifier(L.LightningModule):
         return self.head(self.pooler(hidden, attention_mask))
 
     def _logits_and_loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        labels = batch["labels"]
         logits = self(batch["input_ids"], batch["attention_mask"]).float()
-        scored = labels >= 0  # -1 marks an unscored (row, label) entry
-        loss = self.loss_fn(logits[scored], labels[scored])
-        return logits, loss
+        return logits, self.loss_fn(logits, batch["labels"])  # -1 (unscored) entries masked
+
+    def setup(self, stage: str) -> None:
+        """pos_weight from the training split's labels, when ``model.pos_weight`` is on."""
+        datamodule = getattr(self.trainer, "datamodule", None) if self._trainer else None
+        if stage == "fit" and self.pos_weight_cap is not None and datamodule is not None:
+            labels = datamodule.train_dataset.labels
+            self.loss_fn.set_pos_weight(pos_weights_from_labels(labels, self.pos_weight_cap))
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         _, loss = self._logits_and_loss(batch)

@@ -11,7 +11,11 @@ import lightning.pytorch as L
 from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
 
+from src.pipeline.aim_artifacts import log_analysis_to_aim
+from src.pipeline.metric_history import MetricHistory
+from src.pipeline.post_training import analyse_best_checkpoint, check_evaluation_settings
 from src.pipeline.run_folder import scalar_metrics, write_json, write_resolved_config
+from src.pipeline.statistics import write_statistics
 from src.utils.accelerator import check_accelerator
 from src.utils.aim_repo import aim_repos_in, ensure_aim_repo
 from src.utils.errors import TextlabError
@@ -42,6 +46,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     started = time.time()
     check_accelerator(cfg.trainer)
     ckpt_path = _checkpoint_to_resume(cfg.get("ckpt_path"))
+    evaluation = cfg.get("evaluation") or {}
+    if evaluation.get("enabled", False):
+        check_evaluation_settings(evaluation)
     L.seed_everything(cfg.seed, workers=True)
 
     log.info("data: %s", cfg.data._target_)
@@ -54,7 +61,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     for repo in aim_repos_in(cfg.get("logger")):
         ensure_aim_repo(repo)
     loggers = instantiate_group(cfg.get("logger"))
-    callbacks = instantiate_group(cfg.get("callbacks"))
+    history = MetricHistory()  # loss/metric curves for the plots, whatever the logger
+    callbacks = [*instantiate_group(cfg.get("callbacks")), history]
     trainer: L.Trainer = build(cfg.trainer, callbacks=callbacks, logger=loggers or False)
 
     output_dir = Path(cfg.paths.output_dir)
@@ -76,6 +84,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         metrics = {k: v for k, v in metrics.items() if k.startswith(("val/", "test/"))}
 
     summary = {
+        "status": "success",
         "metrics": scalar_metrics(metrics),
         "best_checkpoint": _best_checkpoint(trainer),
         "epochs_trained": trainer.current_epoch,
@@ -86,6 +95,14 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         ),
     }
     write_json(output_dir / "metrics.json", summary)
+
+    analysis = None  # thresholds tuned on val, test at 0.5 and tuned, calibration, plots
+    if cfg.get("test", True) and evaluation.get("enabled", False):
+        analysis = analyse_best_checkpoint(
+            cfg, _best_checkpoint(trainer), model, datamodule, history.as_dict(), output_dir
+        )
+    write_statistics(output_dir, cfg, info, summary, analysis, history.as_dict())
+    log_analysis_to_aim(loggers, analysis)
     for logger in loggers:
         getattr(logger, "close", logger.finalize)("success")  # Aim: write the run out for good
     return summary

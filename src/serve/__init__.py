@@ -1,0 +1,1 @@
+"""The HTTP prediction service: ``create_app`` (FastAPI) and ``python -m src.serve``."""

@@ -1,0 +1,36 @@
+"""`python -m src.serve export_dir=<export> [host=127.0.0.1 port=8000 variant=int8 ...]`."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import hydra  # noqa: E402
+from omegaconf import DictConfig  # noqa: E402
+
+from src.utils.errors import TextlabError  # noqa: E402
+from src.utils.user_errors import report_user_errors  # noqa: E402
+
+
+@hydra.main(version_base="1.3", config_path="../../conf", config_name="serve")
+def main(cfg: DictConfig) -> None:
+    import uvicorn
+
+    from src.serve.app import create_app
+
+    with report_user_errors():
+        if not cfg.get("export_dir"):
+            raise TextlabError("export_dir is required: export_dir=<run>/export/onnx")
+        app = create_app(
+            cfg.export_dir,
+            max_texts=cfg.max_texts,
+            max_body_bytes=cfg.max_body_bytes,
+            batch_size=cfg.batch_size,
+            variant=cfg.variant,
+        )
+    uvicorn.run(app, host=cfg.host, port=cfg.port, log_level="warning")
+
+
+if __name__ == "__main__":
+    main()

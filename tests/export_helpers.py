@@ -1,0 +1,66 @@
+"""Shared by the export and serve tests: tiny trained runs and reference predictions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from src.pipeline.load_run import load_run
+from src.pipeline.training import train
+from src.utils.instantiate import build
+from tests.conftest import TINY, compose_config
+
+# quick runs: no threshold tuning / plots unless a test needs them
+FAST = ["evaluation.enabled=false", "trainer.max_epochs=1", "data.max_train_rows=64", "test=false"]
+# a run that learned something (test AUC well above chance), with tuned thresholds
+LEARNED = [
+    "trainer.max_epochs=2",
+    "model.optimizer.lr=2e-3",
+    "evaluation.plots=false",
+    "evaluation.temperature_scaling=false",
+]
+
+
+def train_tiny(run_dir: Path, cache_dir: Path, *overrides: str) -> Path:
+    """Train the tiny config (plus overrides) into run_dir; return its best checkpoint."""
+    cfg = compose_config("train", [*TINY, *overrides], run_dir, cache_dir)
+    return Path(train(cfg)["best_checkpoint"])
+
+
+_LEARNED_RUNS: dict[Path, Path] = {}
+
+
+def learned_run(tmp_root: Path, cache_dir: Path) -> Path:
+    """The LEARNED run's best checkpoint, trained once per test session (export and serve
+    tests share it); tests that change the run work on a copy."""
+    if cache_dir not in _LEARNED_RUNS:
+        _LEARNED_RUNS[cache_dir] = train_tiny(tmp_root / "learned", cache_dir, *LEARNED)
+    return _LEARNED_RUNS[cache_dir]
+
+
+def torch_reference(ckpt: Path, texts: list[str]) -> np.ndarray:
+    """Probabilities of the run's PyTorch model, tokenised as training tokenises (the run's
+    tokenizer, truncation to max_length, batch padding)."""
+    run = load_run(ckpt)
+    tokenizer = build(run.cfg.backbone.tokenizer)
+    encoded = tokenizer(
+        texts,
+        truncation=True,
+        max_length=int(run.cfg.data.max_length),
+        padding=True,
+        return_tensors="pt",
+        return_token_type_ids=False,
+    )
+    with torch.no_grad():
+        logits = run.model(encoded["input_ids"], encoded["attention_mask"])
+    return torch.sigmoid(logits.float()).numpy()
+
+
+def jigsaw_test_rows(ckpt: Path, max_rows: int | str | None = "run"):
+    """The run's real Jigsaw test rows (texts, targets), in its DataModule's order."""
+    from src.export.exporter import scored_test_rows
+
+    run = load_run(ckpt)
+    return scored_test_rows(run.cfg.data, build(run.cfg.backbone.tokenizer), max_rows)
