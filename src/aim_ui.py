@@ -52,21 +52,32 @@ def wait_until_up(url: str, timeout: float = 60.0) -> None:
     raise TextlabError(f"the Aim UI did not answer at {url} within {timeout:.0f} s")
 
 
-def stop_aim_ui(process: subprocess.Popen, grace: float = 10.0) -> None:
-    """End the UI and its uvicorn child: signal the whole process group."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
+def live_group_members(pgid: int) -> list[int]:
+    """Pids in process group ``pgid`` that are not zombies (Linux /proc)."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            process.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
             continue
-        if sig == signal.SIGTERM:
-            time.sleep(0.5)  # let the group's other members exit too
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            members.append(int(stat.parent.name))
+    return members
+
+
+def stop_aim_ui(process: subprocess.Popen, grace: float = 10.0) -> None:
+    """End the UI and its uvicorn child: signal the whole process group, then make sure no
+    live member is left (zombies re-parented to init do not count)."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, sig)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=grace)
+        deadline = time.monotonic() + grace
+        while live_group_members(process.pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if not live_group_members(process.pid):
+            return
 
 
 def main(argv: list[str] | None = None) -> None:

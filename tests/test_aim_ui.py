@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import socket
 from pathlib import Path
 
 import pytest
 import yaml
 
-from src.aim_ui import start_aim_ui, stop_aim_ui, wait_until_up
+from src.aim_ui import live_group_members, start_aim_ui, stop_aim_ui, wait_until_up
 from src.utils.aim_repo import ensure_aim_repo
 from src.utils.errors import TextlabError
 
@@ -23,11 +22,7 @@ def free_port() -> int:
 
 
 def group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-        return True
-    except ProcessLookupError:
-        return False
+    return bool(live_group_members(pgid))
 
 
 @pytest.mark.slow  # aim up takes 10-45 s to answer on 2 busy cores
@@ -37,6 +32,7 @@ def test_ui_serves_on_loopback_and_stops_with_its_children(tmp_path: Path) -> No
     process = start_aim_ui(tmp_path, port=port)
     try:
         wait_until_up(f"http://127.0.0.1:{port}/", timeout=180)
+        assert len(live_group_members(process.pid)) >= 2  # aim up and its uvicorn child
     finally:
         stop_aim_ui(process)
     assert not group_alive(process.pid)
