@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -66,3 +68,16 @@ def make_cfg(tmp_path: Path, token_cache_dir: Path) -> Callable[..., DictConfig]
         )
 
     return make
+
+
+def run_module(module: str, *args: str, timeout: int = 180) -> subprocess.CompletedProcess:
+    """``python -m <module> args`` from the project root, offline, as a user runs it."""
+    env = {"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "PROJECT_ROOT": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

@@ -16,7 +16,7 @@ from src.pipeline.evaluation import evaluate_checkpoint
 from src.pipeline.training import train
 from src.plots.run_plots import PLOT_NAMES
 from src.utils.errors import TextlabError
-from tests.conftest import TINY, compose_config
+from tests.conftest import TINY, compose_config, run_module
 
 ROOT = Path(__file__).resolve().parent.parent
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -80,15 +80,7 @@ def test_every_plot_is_a_valid_png(trained_run: Path) -> None:
 
 
 def _eval_cli(*args: str) -> subprocess.CompletedProcess:
-    env = {"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "PROJECT_ROOT": str(ROOT)}
-    return subprocess.run(
-        [sys.executable, "-m", "src.eval", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+    return run_module("src.eval", *args)
 
 
 def _assert_scores_equal(left: dict, right: dict) -> None:

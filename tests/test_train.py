@@ -13,6 +13,7 @@ import torch
 
 from src.pipeline.training import train
 from src.utils.errors import TextlabError
+from tests.conftest import run_module
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -98,15 +99,7 @@ def test_aim_run_read_back(make_cfg, tmp_path: Path) -> None:
 
 
 def run_cli(*args: str, timeout: int = 120) -> subprocess.CompletedProcess:
-    env = {"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "PROJECT_ROOT": str(ROOT)}
-    return subprocess.run(
-        [sys.executable, "-m", "src.train", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    return run_module("src.train", *args, timeout=timeout)
 
 
 def test_gpu_trainer_without_gpu_stops_with_one_line(tmp_path: Path) -> None:

@@ -106,7 +106,8 @@ class MultilabelDataModule(L.LightningDataModule, ABC):
         self._rows: dict[str, LabelledTexts] = {}
         self._tokens: dict[str, list[list[int]]] = {}
         self._data_hash: str | None = None
-        self._has_val: bool | None = None
+        self._official_val: LabelledTexts | None = None  # read_val(), read once
+        self._official_val_read = False
 
     # -- what a data set provides -------------------------------------------------------
     @abstractmethod
@@ -192,7 +193,7 @@ class MultilabelDataModule(L.LightningDataModule, ABC):
                 rows = self.read_train()
                 rows = _subsample(rows, self.max_train_rows, self.seed)
             elif split == "val":
-                rows = _subsample(self.read_val(), self.max_val_rows, self.seed)
+                rows = _subsample(self._read_official_val(), self.max_val_rows, self.seed)
             else:
                 rows = self.read_test()
                 if self.drop_unscored_test_rows:
@@ -230,10 +231,14 @@ class MultilabelDataModule(L.LightningDataModule, ABC):
             self.cache_hits[split] = cached.cache_hit
         return self._tokens[split]
 
+    def _read_official_val(self) -> LabelledTexts | None:
+        if not self._official_val_read:
+            self._official_val = self.read_val()
+            self._official_val_read = True
+        return self._official_val
+
     def _has_val_split(self) -> bool:
-        if self._has_val is None:
-            self._has_val = self.read_val() is not None
-        return self._has_val
+        return self._read_official_val() is not None
 
     def _build_train_val(self) -> None:
         if self._has_val_split():
