@@ -70,6 +70,15 @@ def make_cfg(tmp_path: Path, token_cache_dir: Path) -> Callable[..., DictConfig]
     return make
 
 
+@pytest.fixture(scope="session")
+def external_data_dir() -> Path:
+    """The research-only data sets (not shipped): TEXTLAB_DATA_DIR, else ../shared/data."""
+    folder = Path(os.environ.get("TEXTLAB_DATA_DIR", ROOT.parent / "shared" / "data"))
+    if not folder.is_dir():
+        pytest.skip(f"research-only data folder {folder} is absent; set TEXTLAB_DATA_DIR")
+    return folder
+
+
 def run_module(module: str, *args: str, timeout: int = 180) -> subprocess.CompletedProcess:
     """``python -m <module> args`` from the project root, offline, as a user runs it."""
     env = {"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "PROJECT_ROOT": str(ROOT)}

@@ -12,7 +12,7 @@ from omegaconf import OmegaConf
 
 from src.utils.accelerator import check_accelerator
 from src.utils.errors import TextlabError
-from src.utils.instantiate import build, instantiate_group
+from src.utils.instantiate import build, build_datamodule, instantiate_group
 
 CONF = Path(__file__).resolve().parent.parent / "conf"
 
@@ -84,7 +84,7 @@ def test_data_configs(make_cfg, data: str) -> None:
     if official_val:
         limits.append("data.max_val_rows=60")
     cfg = make_cfg(f"data={data}", *limits)
-    datamodule = hydra.utils.instantiate(cfg.data)
+    datamodule = build_datamodule(cfg.data)
     datamodule.prepare_data()
     datamodule.setup("fit")
     assert datamodule.num_labels == len(datamodule.label_names) > 1

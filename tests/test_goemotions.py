@@ -11,7 +11,7 @@ import pytest
 from src.data.readers.goemotions import read_goemotions_split, read_label_names
 from src.pipeline.training import train
 from src.utils.errors import TextlabError
-from src.utils.instantiate import build
+from src.utils.instantiate import build_datamodule
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "goemotions"
 
@@ -53,7 +53,7 @@ def test_bad_rows_name_the_row(tmp_path: Path, rows: list[str], message: str) ->
 def test_missing_file_says_which_key_to_set(make_cfg, tmp_path: Path) -> None:
     cfg = make_cfg("data=goemotions", f"data.data_dir={tmp_path}")
     with pytest.raises(TextlabError, match=r"emotions.txt\(.gz\) not found .*data.data_dir"):
-        build(cfg.data)
+        build_datamodule(cfg.data)
 
 
 def test_official_dev_split_is_the_validation_set(make_cfg) -> None:
@@ -63,7 +63,7 @@ def test_official_dev_split_is_the_validation_set(make_cfg) -> None:
         "data.max_val_rows=80",
         "data.max_test_rows=50",
     )
-    datamodule = build(cfg.data)
+    datamodule = build_datamodule(cfg.data)
     datamodule.prepare_data()
     datamodule.setup("fit")
     with gzip.open(DATA / "dev.tsv.gz", "rt", encoding="utf-8") as handle:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hydra
 import lightning.pytorch as L
 import numpy as np
 import pytest
@@ -15,7 +14,7 @@ from src.models.freezing import freeze_encoder
 from src.models.losses import MaskedBCEWithLogits
 from src.models.pos_weight import pos_weights_from_labels
 from src.utils.errors import TextlabError
-from src.utils.instantiate import build
+from src.utils.instantiate import build, build_datamodule
 
 
 def test_pos_weights_equal_prevalence_ratios_and_are_capped() -> None:
@@ -43,7 +42,7 @@ def test_masked_loss_equals_weighted_bce_on_scored_entries() -> None:
 
 def test_model_takes_pos_weights_from_the_training_split(make_cfg) -> None:
     cfg = make_cfg("model.pos_weight.enabled=true", "model.pos_weight.cap=25")
-    datamodule = build(cfg.data)
+    datamodule = build_datamodule(cfg.data)
     datamodule.prepare_data()
     model = build(cfg.model, label_names=datamodule.label_names)
     trainer = L.Trainer(max_steps=1, logger=False, enable_checkpointing=False, limit_val_batches=0)
@@ -83,7 +82,7 @@ def test_balanced_sampler_raises_rare_positive_rate_as_configured() -> None:
 
 def test_datamodule_uses_the_balanced_sampler_when_enabled(make_cfg) -> None:
     cfg = make_cfg("data.balanced_sampler.enabled=true")
-    datamodule = hydra.utils.instantiate(cfg.data)
+    datamodule = build_datamodule(cfg.data)
     datamodule.prepare_data()
     datamodule.setup("fit")
     loader = datamodule.train_dataloader()
@@ -94,7 +93,7 @@ def test_datamodule_uses_the_balanced_sampler_when_enabled(make_cfg) -> None:
 def test_bad_sampler_setting_is_one_line(make_cfg) -> None:
     cfg = make_cfg("data.balanced_sampler.enabled=true", "data.balanced_sampler.target_rate=2")
     with pytest.raises(TextlabError, match="data.balanced_sampler.target_rate must be in"):
-        build(cfg.data)
+        build_datamodule(cfg.data)
 
 
 def _one_step(model: L.LightningModule, datamodule) -> None:
@@ -114,7 +113,7 @@ def _one_step(model: L.LightningModule, datamodule) -> None:
 )
 def test_freezing_leaves_frozen_parameters_unchanged(make_cfg, overrides, frozen_prefixes) -> None:
     cfg = make_cfg(*overrides, "model.optimizer.lr=1e-2")
-    datamodule = build(cfg.data)
+    datamodule = build_datamodule(cfg.data)
     datamodule.prepare_data()
     model = build(cfg.model, label_names=datamodule.label_names)
     before = {k: v.detach().clone() for k, v in model.named_parameters()}

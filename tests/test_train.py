@@ -127,9 +127,9 @@ def test_load_run_reproduces_test_predictions(make_cfg, tmp_path: Path) -> None:
     summary = train(cfg)
     loaded = load_run(summary["best_checkpoint"])
     assert loaded.run_dir == tmp_path / "run"
-    from src.utils.instantiate import build
+    from src.utils.instantiate import build_datamodule
 
-    datamodule = build(loaded.cfg.data)
+    datamodule = build_datamodule(loaded.cfg.data)
     datamodule.prepare_data()
     datamodule.setup("test")
     probs, targets = [], []

@@ -24,7 +24,7 @@ from src.models.sequence_classifier import MultilabelClassifier
 from src.pipeline.load_run import load_run
 from src.pipeline.run_folder import write_json
 from src.utils.errors import TextlabError
-from src.utils.instantiate import build
+from src.utils.instantiate import build, build_datamodule
 
 FORMATS: dict[str, Callable[[Any, Path], dict[str, str]]] = {"onnx": export_onnx, "hf": save_hf}
 # model class -> task name; a token tagger adds its own entry (and its writers) here
@@ -47,7 +47,7 @@ def scored_test_rows(
     overrides = {} if max_rows == "run" else {"max_test_rows": max_rows}
     if isinstance(max_rows, str) and max_rows != "run":
         raise TextlabError(f"quantize_eval.max_rows must be run, null or an integer: {max_rows!r}")
-    datamodule = build(data_cfg, tokenizer=tokenizer, **overrides)
+    datamodule = build_datamodule(data_cfg, tokenizer=tokenizer, **overrides)
     datamodule.prepare_data()
     datamodule.setup("test")
     rows = datamodule.read_test()

@@ -37,6 +37,9 @@ class MultilabelClassifier(L.LightningModule):
             layers, or the whole encoder (``src.models.freezing``); off by default.
     """
 
+    #: which pipeline pieces apply (thresholds and calibration are multi-label only)
+    task = "multilabel"
+
     def __init__(
         self,
         encoder: nn.Module,

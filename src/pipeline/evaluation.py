@@ -16,7 +16,7 @@ from src.metrics.threshold_report import scores_at_thresholds
 from src.pipeline.load_run import load_run
 from src.pipeline.predictions import SplitPredictions, predict_logits
 from src.utils.errors import TextlabError
-from src.utils.instantiate import build
+from src.utils.instantiate import build_datamodule
 
 THRESHOLDS_FILE = "thresholds.json"
 SPLITS = ("val", "test")
@@ -90,7 +90,7 @@ def evaluate_checkpoint(
     run = load_run(ckpt_path)
     label_names = list(run.model.label_names)
     tuned = read_thresholds(run.run_dir, label_names) if fixed is None else None
-    datamodule = build(run.cfg.data)
+    datamodule = build_datamodule(run.cfg.data)
     datamodule.prepare_data()
     datamodule.setup("fit" if split == "val" else "test")
     loader = datamodule.val_dataloader() if split == "val" else datamodule.test_dataloader()

@@ -19,7 +19,7 @@ from src.pipeline.statistics import write_statistics
 from src.utils.accelerator import check_accelerator
 from src.utils.aim_repo import aim_repos_in, ensure_aim_repo
 from src.utils.errors import TextlabError
-from src.utils.instantiate import build, instantiate_group
+from src.utils.instantiate import build, build_datamodule, instantiate_group
 from src.utils.run_info import run_info
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     L.seed_everything(cfg.seed, workers=True)
 
     log.info("data: %s", cfg.data._target_)
-    datamodule = build(cfg.data)
+    datamodule = build_datamodule(cfg.data)
     datamodule.prepare_data()  # reads + validates every file before the model is built
 
     log.info("model: %s over backbone %s", cfg.model.pooling, cfg.backbone.name)

@@ -6,7 +6,7 @@ from typing import Any
 
 import hydra
 from hydra.errors import InstantiationException
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from src.utils.errors import TextlabError
 
@@ -40,3 +40,13 @@ def instantiate_group(group: DictConfig | None) -> list[Any]:
         for node in group.values()
         if isinstance(node, DictConfig) and "_target_" in node
     ]
+
+
+#: data-config keys that describe the task for the rest of the pipeline, not constructor args
+DATA_DESCRIPTION_KEYS = ("task", "objective")
+
+
+def build_datamodule(node: DictConfig, **kwargs: Any) -> Any:
+    """Build a DataModule from a data config, leaving out its ``task``/``objective`` keys."""
+    args = OmegaConf.to_container(node, resolve=True)
+    return build({k: v for k, v in args.items() if k not in DATA_DESCRIPTION_KEYS}, **kwargs)
