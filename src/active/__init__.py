@@ -1,0 +1,1 @@
+"""Pool-based deep active learning for multi-label text (`python -m src.active`)."""

@@ -1,0 +1,49 @@
+"""`python -m src.active data=goemotions active.strategy=bald active.rounds=10 ... seed=1`.
+
+Simulates pool-based active learning (see ``src.active.loop``). In a multirun (`-m`), a job
+that fails is recorded as failed in its folder and the sweep goes on.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import hydra  # noqa: E402
+from hydra.core.hydra_config import HydraConfig  # noqa: E402
+from hydra.types import RunMode  # noqa: E402
+from omegaconf import DictConfig  # noqa: E402
+
+from src.active.loop import run_active  # noqa: E402
+from src.pipeline.failures import record_failure  # noqa: E402
+from src.utils.user_errors import report_user_errors  # noqa: E402
+
+RESULT = "test/f1_micro_tuned"
+
+
+@hydra.main(version_base="1.3", config_path="../../conf", config_name="active")
+def main(cfg: DictConfig) -> float | None:
+    """Returns the last round's test micro-F1 at tuned thresholds."""
+    output_dir = cfg.active.run_dir or cfg.paths.output_dir
+    if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
+        try:
+            summary = run_active(cfg)
+        except Exception as error:  # noqa: BLE001  (recorded; the sweep goes on)
+            record_failure(output_dir, error)
+            return math.nan
+    else:
+        with report_user_errors():
+            summary = run_active(cfg)
+    value = summary["metrics"].get(RESULT)
+    print(
+        f"{summary['status']}: {summary['rounds_done']} rounds, {summary['num_labelled']} "
+        f"labelled, last {RESULT} = {value}; run folder {output_dir}",
+        flush=True,
+    )
+    return value
+
+
+if __name__ == "__main__":
+    main()

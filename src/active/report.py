@@ -1,0 +1,134 @@
+"""Learning curves and the area under them, over the runs of one or more sweeps.
+
+The normalised area under the learning curve (AULC) of a run is the trapezoidal area under
+metric-vs-labelled-rows divided by the width of the labelled range: the curve's mean height,
+on the metric's own scale (1.0 = perfect from the first round).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from src.utils.errors import TextlabError  # noqa: E402
+
+METRICS = ("test/f1_micro_tuned", "test/f1_macro_tuned", "test/auc_macro")
+X = "num_labelled"
+
+
+def find_rounds_files(folders: list[Path]) -> list[Path]:
+    """Every run's rounds.csv under these folders (a run folder itself, or a sweep)."""
+    found: list[Path] = []
+    for folder in folders:
+        if not Path(folder).is_dir():
+            raise TextlabError(f"{folder} is not a folder; pass run or multirun folders")
+        found += sorted(Path(folder).rglob("rounds.csv"))
+    if not found:
+        raise TextlabError(
+            f"no rounds.csv under {', '.join(map(str, folders))}; pass the folders of "
+            "`python -m src.active` runs (logs/active/multiruns/<time>)"
+        )
+    return found
+
+
+def load_rounds(files: list[Path]) -> pd.DataFrame:
+    """All rounds of all runs, one row per (run, round), with ``run`` = the run folder."""
+    frames = []
+    for path in files:
+        frame = pd.read_csv(path)
+        missing = {"strategy", "seed", X} - set(frame.columns)
+        if missing:
+            raise TextlabError(f"{path} lacks column(s) {sorted(missing)}; is it a rounds.csv?")
+        frames.append(frame.assign(run=str(path.parent)))
+    return pd.concat(frames, ignore_index=True)
+
+
+def normalised_aulc(x: np.ndarray, y: np.ndarray) -> float:
+    """Trapezoidal area under y(x) divided by (max x − min x); y itself for a single point.
+
+    Example:
+        >>> normalised_aulc(np.array([100, 200, 300]), np.array([0.2, 0.4, 0.4]))
+        0.35
+    """
+    order = np.argsort(x)
+    x, y = np.asarray(x, float)[order], np.asarray(y, float)[order]
+    if len(x) == 1:
+        return float(y[0])
+    width = x[-1] - x[0]
+    area = float(np.sum((x[1:] - x[:-1]) * (y[1:] + y[:-1]) / 2))
+    return round(area / width, 12)
+
+
+def aulc_per_run(rounds: pd.DataFrame, metrics=METRICS) -> pd.DataFrame:
+    rows = []
+    for (run, strategy, seed), group in rounds.groupby(["run", "strategy", "seed"], sort=True):
+        row = {"run": run, "strategy": strategy, "seed": seed, "rounds": len(group)}
+        for metric in metrics:
+            row[metric] = normalised_aulc(group[X].to_numpy(), group[metric].to_numpy())
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def aulc_summary(per_run: pd.DataFrame, metrics=METRICS) -> pd.DataFrame:
+    """Per strategy: number of runs, mean and sample std (ddof=1) of each AULC."""
+    rows = []
+    for strategy, group in per_run.groupby("strategy", sort=True):
+        row = {"strategy": strategy, "runs": len(group)}
+        for metric in metrics:
+            values = group[metric].to_numpy(float)
+            row[f"{metric} mean"] = values.mean()
+            row[f"{metric} std"] = values.std(ddof=1) if len(values) > 1 else math.nan
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def curve_table(rounds: pd.DataFrame, metrics=METRICS) -> pd.DataFrame:
+    """Mean and sample std over seeds of each metric, per strategy and labelled-set size."""
+    grouped = rounds.groupby(["strategy", X], sort=True)[list(metrics)]
+    table = grouped.mean().add_suffix(" mean").join(grouped.std(ddof=1).add_suffix(" std"))
+    return table.join(grouped.size().rename("runs")).reset_index()
+
+
+def plot_curves(curves: pd.DataFrame, path: Path, metrics=METRICS) -> Path:
+    """One panel per metric; each strategy a mean line with a ± std band over seeds."""
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.6 * len(metrics), 3.8), squeeze=False)
+    for ax, metric in zip(axes[0], metrics, strict=True):
+        for strategy, group in curves.groupby("strategy", sort=True):
+            x = group[X].to_numpy()
+            mean = group[f"{metric} mean"].to_numpy(float)
+            std = np.nan_to_num(group[f"{metric} std"].to_numpy(float))
+            ax.plot(x, mean, marker="o", markersize=3, label=strategy)
+            ax.fill_between(x, mean - std, mean + std, alpha=0.2)
+        ax.set_xlabel("labelled rows")
+        ax.set_title(metric)
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)
+
+
+def _cell(mean: float, std: float) -> str:
+    return "–" if math.isnan(mean) else f"{mean:.4f} ± {'–' if math.isnan(std) else f'{std:.4f}'}"
+
+
+def markdown(summary: pd.DataFrame, per_run: pd.DataFrame, metrics=METRICS) -> str:
+    header = ["strategy", "runs", *(f"AULC {m}" for m in metrics)]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for _, row in summary.sort_values(f"{metrics[0]} mean", ascending=False).iterrows():
+        cells = [_cell(row[f"{m} mean"], row[f"{m} std"]) for m in metrics]
+        lines.append(f"| {row['strategy']} | {row['runs']} | " + " | ".join(cells) + " |")
+    seeds = ", ".join(str(s) for s in sorted(per_run["seed"].unique()))
+    return (
+        "# Active learning: area under the learning curve\n\n"
+        "Normalised AULC (trapezoidal area under metric vs labelled rows, divided by the "
+        f"labelled range), mean ± sample std over seeds {seeds}.\n\n" + "\n".join(lines) + "\n"
+    )
