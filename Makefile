@@ -46,6 +46,10 @@ lint: env
 aim-ui: env
 	$(PY) -m src.aim_ui --repo .
 
+# issue #8 benchmarks (MiniLM, about 10 minutes on 2 CPU cores) -> benchmarks/results/bench.{json,md}
+bench: env
+	$(PY) -m benchmarks.bench
+
 lock:
 	$(POETRY) lock
 

@@ -27,7 +27,11 @@ def test_experiment_runs_under_fast_dev_run(make_cfg, experiment: str) -> None:
         "++data.max_val_rows=100",
         tiny=False,
     )
+    data_dir = Path(cfg.data.get("data_dir", "."))
+    if not data_dir.exists():  # research-only sets are not shipped (TEXTLAB_DATA_DIR)
+        pytest.skip(f"data folder {data_dir} of experiment={experiment} is absent")
     summary = train(cfg)
     assert summary["status"] == "success"
     assert summary["global_step"] == 1
-    assert "test/auc_macro" in summary["metrics"]
+    # the test score of the metric the experiment monitors (val/auc_macro -> test/auc_macro)
+    assert cfg.objective.replace("val/", "test/", 1) in summary["metrics"]

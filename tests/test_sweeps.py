@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import subprocess
@@ -23,6 +24,7 @@ def multirun(tmp_path: Path, *overrides: str, timeout: int = 300) -> subprocess.
         f"hydra.sweep.dir={tmp_path}/sweep",
         f"paths.cache_dir={tmp_path}/cache",
         f"paths.aim_repo={tmp_path}/aim",
+        f"paths.log_dir={tmp_path}/logs",
         *overrides,
     ]
     return subprocess.run(
@@ -61,6 +63,16 @@ def test_grid_gives_one_result_per_job_and_survives_a_crash(tmp_path: Path) -> N
     assert failed["status"] == "failed"
     assert "unknown model.pooling 'bogus'" in failed["error"]
     assert (tmp_path / "aim" / ".aim").is_dir()
+    # one results.csv row per job, the crashed one included with its error
+    with (tmp_path / "logs" / "train" / "results.csv").open() as handle:
+        rows = {row["pooling"]: row for row in csv.DictReader(handle)}
+    assert {p: r["status"] for p, r in rows.items()} == {
+        "cls": "success",
+        "bogus": "failed",
+        "mean": "success",
+    }
+    assert "unknown model.pooling 'bogus'" in rows["bogus"]["error"]
+    assert "test/auc_macro" in json.loads(rows["mean"]["test_metrics"])
 
 
 @pytest.mark.slow

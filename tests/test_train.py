@@ -99,7 +99,9 @@ def test_aim_run_read_back(make_cfg, tmp_path: Path) -> None:
 
 
 def run_cli(*args: str, timeout: int = 120) -> subprocess.CompletedProcess:
-    return run_module("src.train", *args, timeout=timeout)
+    # results.csv rows of these failing runs go to a temporary folder, not the project's logs/
+    run_dir = next(a.split("=", 1)[1] for a in args if a.startswith("hydra.run.dir="))
+    return run_module("src.train", *args, f"results_file={run_dir}/results.csv", timeout=timeout)
 
 
 def test_gpu_trainer_without_gpu_stops_with_one_line(tmp_path: Path) -> None:
@@ -150,3 +152,21 @@ def test_load_run_without_run_folder_is_a_clear_error(tmp_path: Path) -> None:
     ckpt.write_bytes(b"not a checkpoint")
     with pytest.raises(TextlabError, match="config.yaml not found"):
         load_run(ckpt)
+
+
+def test_trains_without_any_logger(make_cfg) -> None:
+    """logger=none: the default callbacks (LearningRateMonitor needs a logger) still work."""
+    summary = train(make_cfg("logger=none", "evaluation.enabled=false"))
+    assert summary["status"] == "success"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["model=token_tagger"], "model=token_tagger tags words"),
+        (["data=wnut17"], "use model=token_tagger"),
+    ],
+)
+def test_model_and_data_task_must_match(make_cfg, overrides, message) -> None:
+    with pytest.raises(TextlabError, match=message):
+        train(make_cfg(*overrides))

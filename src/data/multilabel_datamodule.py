@@ -15,10 +15,13 @@ from typing import Any, NamedTuple
 import lightning.pytorch as L
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, RandomSampler
 
 from src.data import sampling
+from src.data.bucketing import BucketBatchSampler, bucketing_settings
 from src.data.collate import PaddingCollator, TokenizedDataset
+from src.data.distributed import check_bucketing_with_sampler, eval_sampler
+from src.data.raw_split import RawSplit
 from src.data.splits import stratified_holdout
 from src.data.token_cache import tokenize_cached, tokenizer_identity
 from src.utils.errors import TextlabError
@@ -75,6 +78,7 @@ class MultilabelDataModule(L.LightningDataModule, ABC):
         max_val_rows: int | None = None,
         drop_unscored_test_rows: bool = True,
         balanced_sampler: Mapping[str, Any] | None = None,
+        bucketing: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.tokenizer = tokenizer
@@ -92,6 +96,8 @@ class MultilabelDataModule(L.LightningDataModule, ABC):
         self.drop_unscored_test_rows = drop_unscored_test_rows
         #: (target_rate, max_weight) of the balanced training sampler, or None (plain shuffle)
         self.balanced_sampler = sampling.sampler_settings(balanced_sampler)
+        #: chunk_batches of length-bucketed training batches (src/data/bucketing.py), or None
+        self.bucketing = bucketing_settings(bucketing)
 
         self.train_dataset: TokenizedDataset | None = None
         self.val_dataset: TokenizedDataset | None = None
@@ -175,16 +181,51 @@ class MultilabelDataModule(L.LightningDataModule, ABC):
 
     def train_dataloader(self) -> DataLoader:
         dataset = self._require(self.train_dataset, "fit")
-        if self.balanced_sampler is None:
+        balanced, bucketed = self.balanced_sampler is not None, self.bucketing is not None
+        check_bucketing_with_sampler(self.trainer, balanced, bucketed)
+        if balanced:
+            sampler = sampling.balanced_sampler(
+                dataset.labels, *self.balanced_sampler, seed=self.seed
+            )
+        elif bucketed:  # a RandomSampler, so Lightning shuffles the DistributedSampler under DDP
+            sampler = RandomSampler(dataset, generator=torch.Generator().manual_seed(self.seed))
+        else:
             return self._loader(dataset, self.batch_size, True)
-        sampler = sampling.balanced_sampler(dataset.labels, *self.balanced_sampler, seed=self.seed)
-        return self._loader(dataset, self.batch_size, False, sampler=sampler)
+        if not bucketed:
+            return self._loader(dataset, self.batch_size, False, sampler=sampler)
+        lengths = [len(ids) for ids in dataset.input_ids]
+        batches = BucketBatchSampler(
+            sampler, self.batch_size, False, lengths, self.bucketing, seed=self.seed
+        )
+        return self._loader(dataset, 1, False, batch_sampler=batches)
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader(self._require(self.val_dataset, "fit"), self.eval_batch_size, False)
+        dataset = self._require(self.val_dataset, "fit")
+        return self._loader(
+            dataset, self.eval_batch_size, False, eval_sampler(dataset, self.trainer)
+        )
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader(self._require(self.test_dataset, "test"), self.eval_batch_size, False)
+        dataset = self._require(self.test_dataset, "test")
+        return self._loader(
+            dataset, self.eval_batch_size, False, eval_sampler(dataset, self.trainer)
+        )
+
+    def raw_split(self, split: str) -> RawSplit:
+        """The untokenised rows the neural run uses for ``split`` (train/val/test), same order.
+
+        For baselines: the seeded hold-out, row subsets and dropped unscored test rows are the
+        ones ``setup`` applies; labels are float [N, L] with -1 = unscored.
+        """
+        if split not in ("train", "val", "test"):
+            raise TextlabError(f"unknown split {split!r}; use train, val or test")
+        if split == "test" or self._has_val_split():
+            rows = self._load(split)
+        else:  # validation is a hold-out of train: the same indices as _build_train_val
+            rows = self._load("train")
+            train_idx, val_idx = stratified_holdout(rows.labels, self.val_fraction, self.seed)
+            rows = _take(rows, train_idx if split == "train" else val_idx)
+        return RawSplit(list(rows.texts), rows.labels.copy(), self.label_names)
 
     # -- internals ----------------------------------------------------------------------
     def _load(self, split: str) -> LabelledTexts:
@@ -276,13 +317,17 @@ class MultilabelDataModule(L.LightningDataModule, ABC):
         return dataset
 
     def _loader(
-        self, dataset: TokenizedDataset, batch_size: int, shuffle: bool, sampler=None
+        self,
+        dataset: TokenizedDataset,
+        batch_size: int,
+        shuffle: bool,
+        sampler=None,
+        batch_sampler=None,
     ) -> DataLoader:
+        batching = {"batch_sampler": batch_sampler} if batch_sampler is not None else {}
         return DataLoader(
             dataset,
-            batch_size=batch_size,
-            shuffle=shuffle,
-            sampler=sampler,
+            **(batching or {"batch_size": batch_size, "shuffle": shuffle, "sampler": sampler}),
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
             pin_memory=torch.cuda.is_available(),

@@ -21,6 +21,7 @@ from src.export.onnx import INPUTS, OUTPUTS, export_onnx
 from src.export.run_thresholds import run_thresholds
 from src.inference.export_folder import EXPORT_CONFIG, MANIFEST, THRESHOLDS
 from src.models.sequence_classifier import MultilabelClassifier
+from src.models.token_tagger import TokenTagger
 from src.pipeline.load_run import load_run
 from src.pipeline.run_folder import write_json
 from src.utils.errors import TextlabError
@@ -28,7 +29,11 @@ from src.utils.instantiate import build, build_datamodule
 
 FORMATS: dict[str, Callable[[Any, Path], dict[str, str]]] = {"onnx": export_onnx, "hf": save_hf}
 # model class -> task name; a token tagger adds its own entry (and its writers) here
-TASKS: dict[type, str] = {MultilabelClassifier: "multilabel_sequence_classification"}
+TOKEN_TASK = "token_classification"
+TASKS: dict[type, str] = {
+    MultilabelClassifier: "multilabel_sequence_classification",
+    TokenTagger: TOKEN_TASK,
+}
 
 
 def task_of(model: Any) -> str:
@@ -55,6 +60,18 @@ def scored_test_rows(
     return [text_of[i] for i in datamodule.test_ids], datamodule.test_dataset.labels
 
 
+def _token_config(model: TokenTagger) -> dict[str, Any]:
+    """What a token tagger's export adds: logits per sub-token and how to read words off them."""
+    return {
+        "logits_axes": ["batch", "sequence", "tags"],
+        "scheme": model.scheme,
+        "default_tag": model.label_names[0],
+        "activation": "softmax",
+        "decision_rule": "argmax tag of each word, read at its first sub-token; words are "
+        "split on whitespace and tokenised with is_split_into_words",
+    }
+
+
 def _fresh_out_dir(out_dir: Path) -> None:
     """Only replace a folder that is itself an export (never an arbitrary folder)."""
     if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / MANIFEST).is_file():
@@ -78,6 +95,8 @@ def export_run(
         raise TextlabError("quantize=true needs format=onnx (int8 is an ONNX Runtime model)")
     run = load_run(ckpt_path)
     task = task_of(run.model)
+    if quantize and task == TOKEN_TASK:
+        raise TextlabError("quantize=true is for sequence classifiers; drop it for a tagger")
     out_dir = Path(out_dir) if out_dir else run.run_dir / "export" / fmt
     _fresh_out_dir(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -109,8 +128,10 @@ def _write_folder(
     label_names = list(model.label_names)
     tokenizer = build(cfg.backbone.tokenizer)
     tokenizer.save_pretrained(work)
-    thresholds, thresholds_source = run_thresholds(run.run_dir, label_names)
-    write_json(work / THRESHOLDS, thresholds)
+    thresholds_source = "none: a token tagger takes the argmax tag of each word"
+    if task != TOKEN_TASK:
+        thresholds, thresholds_source = run_thresholds(run.run_dir, label_names)
+        write_json(work / THRESHOLDS, thresholds)
     model_files = FORMATS[fmt](model, work)
     if quantize:
         from src.export.quantize import quantize_onnx
@@ -120,7 +141,7 @@ def _write_folder(
         "task": task,
         "format": fmt,
         "label_names": label_names,
-        "pooling": model.hparams.pooling,
+        "pooling": model.hparams.get("pooling"),
         "dropout": model.hparams.dropout,
         "max_length": int(cfg.data.max_length),
         "pad_token_id": int(tokenizer.pad_token_id),
@@ -132,6 +153,7 @@ def _write_folder(
         "decision_rule": "label predicted when probability >= its threshold",
         "model_files": model_files,
         "opset": opset if fmt == "onnx" else None,
+        **(_token_config(model) if task == TOKEN_TASK else {}),
     }
     write_json(work / EXPORT_CONFIG, config)
     if quantize:

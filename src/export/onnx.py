@@ -44,7 +44,8 @@ def export_onnx(model: nn.Module, out_dir: Path, opset: int = 17) -> dict[str, s
     wrapper = LogitsOnly(model).eval()
     vocab_size = model.encoder.config.vocab_size
     axes = {name: {0: "batch", 1: "sequence"} for name in INPUTS}
-    axes["logits"] = {0: "batch"}
+    token_level = getattr(model, "task", None) == "token"  # logits [batch, sequence, tags]
+    axes["logits"] = {0: "batch", 1: "sequence"} if token_level else {0: "batch"}
     with torch.no_grad(), warnings.catch_warnings():
         # transformers' mask helpers warn that shape checks become constants in the trace;
         # for these encoders they are (tested: parity at unseen batch sizes and lengths)

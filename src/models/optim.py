@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+import torch
 from torch import nn
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LambdaLR
@@ -36,3 +40,19 @@ def linear_warmup_decay(
         return max(0.0, (total - step) / max(1, total - warmup))
 
     return LambdaLR(optimizer, factor)
+
+
+def configure_adamw_schedule(
+    module: Any,
+    weight_decay: float,
+    optimizer_factory: Callable[..., torch.optim.Optimizer] | None,
+    scheduler_factory: Callable[..., Any] | None,
+) -> Any:
+    """What ``configure_optimizers`` returns for every model here: the optimizer over the decay
+    groups, and the scheduler stepped per batch over the trainer's estimated steps."""
+    optimizer = (optimizer_factory or torch.optim.AdamW)(decay_groups(module, weight_decay))
+    if scheduler_factory is None:
+        return optimizer
+    steps = module.trainer.estimated_stepping_batches
+    scheduler = scheduler_factory(optimizer, num_training_steps=steps)
+    return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

@@ -88,6 +88,12 @@ def evaluate_checkpoint(
         raise TextlabError(f"split must be one of {list(SPLITS)}, got {split!r}")
     fixed = parse_threshold_option(thresholds)
     run = load_run(ckpt_path)
+    task = getattr(run.model, "task", "multilabel")
+    if task != "multilabel":
+        raise TextlabError(
+            f"src.eval scores multi-label runs; {ckpt_path} is a {task} run: its test scores are "
+            f"in {run.run_dir / 'metrics.json'} (predict with python -m src.predict)"
+        )
     label_names = list(run.model.label_names)
     tuned = read_thresholds(run.run_dir, label_names) if fixed is None else None
     datamodule = build_datamodule(run.cfg.data)

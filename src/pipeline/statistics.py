@@ -44,6 +44,7 @@ def statistics_payload(
     summary: dict[str, Any],
     analysis: Analysis | None,
     history: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     payload: dict[str, Any] = {
         **run_info,  # seed, git_commit, packages, data_files
@@ -60,6 +61,7 @@ def statistics_payload(
         payload["plots"] = {
             name: _relative(Path(path).resolve(), run_dir) for name, path in analysis.plots.items()
         }
+    payload.update(extra or {})  # what other tasks' analyses add (multiclass confusion matrix)
     return json_clean(payload)
 
 
@@ -70,6 +72,7 @@ def write_statistics(
     summary: dict[str, Any],
     analysis: Analysis | None,
     history: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> Path:
-    payload = statistics_payload(cfg, run_info, summary, analysis, history)
+    payload = statistics_payload(cfg, run_info, summary, analysis, history, extra)
     return write_json(Path(output_dir) / STATISTICS_FILE, payload)

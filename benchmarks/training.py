@@ -1,0 +1,168 @@
+"""Training cases: the Lightning loop vs a bare PyTorch loop (1), and padding strategies (2).
+
+Both loops get the same model (built from the real config, same seed), the same batches in the
+same order, the same precision (bf16 autocast), optimizer, schedule, gradient clipping and
+thread count. Warm-up steps run first and are not timed.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import lightning.pytorch as L
+import numpy as np
+import torch
+from lightning.pytorch.callbacks import Callback, TQDMProgressBar
+from torch.utils.data import DataLoader
+
+from benchmarks.common import BenchSettings, autocast, compose_train_config, use_threads
+from src.data.bucketing import BucketBatchSampler
+from src.models.optim import decay_groups, linear_warmup_decay
+from src.utils.instantiate import build, build_datamodule, instantiate_group
+
+PADDING_STRATEGIES = ("pad_to_max_length", "dynamic", "dynamic_bucketed")
+
+
+def _model_and_data(settings: BenchSettings, max_length: int, *overrides: str):
+    cfg = compose_train_config(settings, f"data.max_length={max_length}", *overrides)
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    datamodule = build_datamodule(cfg.data)
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+    model = build(cfg.model, label_names=datamodule.label_names)
+    return cfg, model, datamodule
+
+
+def _first_batches(datamodule, count: int) -> list[dict[str, torch.Tensor]]:
+    batches = []
+    for batch in datamodule.train_dataloader():
+        batches.append(batch)
+        if len(batches) == count:
+            return batches
+    raise ValueError(f"the training split has fewer than {count} batches")
+
+
+def bare_loop(
+    model, batches: list[dict[str, torch.Tensor]], warmup: int, precision: str, cfg
+) -> float:
+    """Plain PyTorch: what Lightning does per step, minus Lightning. Returns timed seconds."""
+    optimizer = torch.optim.AdamW(
+        decay_groups(model, cfg.model.weight_decay), lr=cfg.model.optimizer.lr
+    )
+    scheduler = linear_warmup_decay(optimizer, len(batches))
+    clip = cfg.trainer.gradient_clip_val
+    model.train()
+    start = time.perf_counter()
+    for step, batch in enumerate(batches):
+        if step == warmup:
+            start = time.perf_counter()
+        with autocast(precision):
+            logits = model(batch["input_ids"], batch["attention_mask"]).float()
+            loss = model.loss_fn(logits, batch["labels"])
+        loss.backward()
+        if clip:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        scheduler.step()
+    return time.perf_counter() - start
+
+
+class StepTimer(Callback):
+    """Times training batches ``warmup`` .. the last one (Lightning's own step hooks)."""
+
+    def __init__(self, warmup: int, steps: int) -> None:
+        self.warmup, self.last = warmup, warmup + steps - 1
+        self.start = self.end = 0.0
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx: int) -> None:
+        if batch_idx == self.warmup:
+            self.start = time.perf_counter()
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
+        if batch_idx == self.last:
+            self.end = time.perf_counter()
+
+
+def lightning_loop(
+    model, batches: list[dict[str, torch.Tensor]], warmup: int, cfg, logger: str
+) -> float:
+    """``src.train``'s trainer config, callbacks (checkpointing) and logger, no progress bar."""
+    timer = StepTimer(warmup, len(batches) - warmup)
+    callbacks = [c for c in instantiate_group(cfg.callbacks) if not isinstance(c, TQDMProgressBar)]
+    loggers = instantiate_group(cfg.get("logger"))
+    trainer = build(
+        cfg.trainer,
+        callbacks=[*callbacks, timer],
+        logger=loggers or False,
+        max_epochs=1,
+        max_steps=len(batches),
+        limit_val_batches=0,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    trainer.fit(model, train_dataloaders=DataLoader(batches, batch_size=None))
+    for lg in loggers:
+        getattr(lg, "close", lg.finalize)("success")
+    return timer.end - timer.start
+
+
+def loop_case(settings: BenchSettings, loop: str) -> dict[str, Any]:
+    """Case 1: samples/s of one loop over warm-up + timed steps."""
+    use_threads(settings.threads)
+    total = settings.warmup_steps + settings.train_steps
+    logger = "aim" if loop == "lightning" else "none"
+    cfg, model, datamodule = _model_and_data(
+        settings, settings.train_max_length, f"logger={logger}"
+    )
+    batches = _first_batches(datamodule, total)
+    if loop == "lightning":
+        seconds = lightning_loop(model, batches, settings.warmup_steps, cfg, logger)
+    else:
+        seconds = bare_loop(model, batches, settings.warmup_steps, settings.precision, cfg)
+    samples = sum(len(b["labels"]) for b in batches[settings.warmup_steps :])
+    return {
+        "samples_per_s": samples / seconds,
+        "timed_steps": settings.train_steps,
+        "seconds": seconds,
+        "logger": logger,
+    }
+
+
+def pad_to(batch: dict[str, torch.Tensor], width: int, pad_id: int) -> dict[str, torch.Tensor]:
+    """Right-pad a dynamically padded batch to ``width`` (what padding='max_length' gives)."""
+    extra = width - batch["input_ids"].shape[1]
+    ids = torch.nn.functional.pad(batch["input_ids"], (0, extra), value=pad_id)
+    mask = torch.nn.functional.pad(batch["attention_mask"], (0, extra), value=0)
+    return {**batch, "input_ids": ids, "attention_mask": mask}
+
+
+def padding_case(settings: BenchSettings, strategy: str) -> dict[str, Any]:
+    """Case 2: padded-token share of a whole epoch, and its time from timed batches."""
+    use_threads(settings.threads)
+    bucketing = f"data.bucketing.enabled={strategy == 'dynamic_bucketed'}"
+    chunks = f"data.bucketing.chunk_batches={settings.chunk_batches}"
+    width = settings.padding_max_length
+    cfg, model, datamodule = _model_and_data(settings, width, "logger=none", bucketing, chunks)
+    loader = datamodule.train_dataloader()
+    assert isinstance(loader.batch_sampler, BucketBatchSampler) == (strategy == "dynamic_bucketed")
+    epoch = list(loader)
+    if strategy == "pad_to_max_length":
+        epoch = [pad_to(b, width, datamodule.tokenizer.pad_token_id) for b in epoch]
+    real = sum(int(b["attention_mask"].sum()) for b in epoch)
+    slots = sum(b["attention_mask"].numel() for b in epoch)
+    timed = epoch[: 1 + settings.padding_batches]  # one warm-up batch, then the timed ones
+    seconds = bare_loop(model, timed, 1, settings.precision, cfg)
+    timed_slots = sum(b["attention_mask"].numel() for b in timed[1:])
+    return {
+        "padded_fraction": 1 - real / slots,
+        "epoch_batches": len(epoch),
+        "timed_batches": settings.padding_batches,
+        "timed_s": seconds,
+        # the timed batches' seconds per token slot (real or padding) times the epoch's slots:
+        # corrects for the timed batches being wider or narrower than the epoch's average
+        "epoch_s_extrapolated": seconds / timed_slots * slots,
+        "mean_batch_width": float(np.mean([b["input_ids"].shape[1] for b in epoch])),
+        "timed_mean_batch_width": float(np.mean([b["input_ids"].shape[1] for b in timed[1:]])),
+    }

@@ -1,0 +1,1 @@
+"""Non-neural and frozen-encoder baselines scored with the neural runs' metric code."""

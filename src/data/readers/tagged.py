@@ -1,0 +1,48 @@
+"""One sentence of a token-classification data set: its words and one tag per word."""
+
+from __future__ import annotations
+
+import gzip
+from dataclasses import dataclass
+from pathlib import Path
+
+from src.utils.errors import TextlabError
+
+
+@dataclass
+class TaggedSentence:
+    """``words[i]`` carries ``tags[i]`` (BIO tags such as ``B-person``, or ``0``/``1``)."""
+
+    words: list[str]
+    tags: list[str]
+
+
+def read_bytes(path: str | Path, what: str) -> bytes:
+    """The file's bytes, gunzipped when it ends in ``.gz``; a clear error when it is missing."""
+    path = Path(path)
+    if not path.is_file():
+        raise TextlabError(f"{what} file {path} not found; check data.data_dir and the file names")
+    try:
+        raw = path.read_bytes()
+        return gzip.decompress(raw) if path.suffix == ".gz" else raw
+    except (OSError, EOFError, gzip.BadGzipFile) as err:
+        raise TextlabError(f"{path}: cannot read ({err}); is it a valid (.gz) file?") from err
+
+
+def decode_line(line: bytes) -> str:
+    """UTF-8 where the line is valid UTF-8, else latin-1 (legacy single-byte lines, e.g. VUA)."""
+    try:
+        return line.decode("utf-8")
+    except UnicodeDecodeError:
+        return line.decode("latin-1")
+
+
+def undo_double_utf8(word: str) -> str:
+    """A word whose UTF-8 bytes were decoded as latin-1 once too often (VUA test has
+    ``â\x80\x98`` for a curly quote) back to its character; any other word unchanged."""
+    if not any("\x80" <= ch <= "\xff" for ch in word):
+        return word
+    try:
+        return word.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return word

@@ -1,0 +1,67 @@
+"""VUA metaphor sequence split (Gao et al. 2018): one sentence per CSV row, 0/1 per word.
+
+Columns used: ``sentence`` (space-tokenised) and ``label_seq`` (a Python list literal of 0/1,
+one per token). The files end lines with CRLF and train/val hold a few latin-1 bytes; every line
+is decoded as UTF-8 where valid, else latin-1, so no row is lost and token counts are kept;
+words of the test file whose UTF-8 was encoded twice (curly quotes, dashes) are repaired.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from src.data.readers.tagged import TaggedSentence, decode_line, read_bytes, undo_double_utf8
+from src.utils.errors import TextlabError
+
+REQUIRED = ("sentence", "label_seq")
+
+
+def _labels(cell: str, path: Path, line: int, n_words: int) -> list[str]:
+    """``"[0, 1, 0]"`` -> ``["0", "1", "0"]`` (plain string parsing: ast is 10x slower)."""
+    text = cell.strip()
+    if not (text.startswith("[") and text.endswith("]")):
+        raise TextlabError(
+            f"{path}: line {line}: label_seq {cell[:40]!r} is not a list like [0, 1, 0]"
+        )
+    values = [v.strip() for v in text[1:-1].split(",")] if text[1:-1].strip() else []
+    if any(v not in ("0", "1") for v in values):
+        raise TextlabError(f"{path}: line {line}: label_seq must be a list of 0/1 values")
+    if len(values) != n_words:
+        raise TextlabError(
+            f"{path}: line {line}: {len(values)} labels for {n_words} words; "
+            "label_seq needs one 0/1 per space-separated word of `sentence`"
+        )
+    return values
+
+
+def read_vua_split(path: str | Path) -> list[TaggedSentence]:
+    """All sentences of one VUA_seq_formatted_*.csv(.gz) file, tags ``"0"``/``"1"``."""
+    path = Path(path)
+    lines = [decode_line(raw) for raw in read_bytes(path, "VUA").splitlines(keepends=True)]
+    reader = csv.reader(lines)
+    header = next(reader, None)
+    missing = [c for c in REQUIRED if c not in (header or [])]
+    if missing:
+        raise TextlabError(
+            f"{path}: missing column(s) {missing} in the header line; "
+            "expected the VUA_seq_formatted CSV (txt_id,sen_ix,sentence,label_seq,...)"
+        )
+    sentence_col, labels_col = header.index("sentence"), header.index("label_seq")
+    sentences = []
+    for row in reader:
+        line = reader.line_num
+        if not row:
+            continue
+        if len(row) != len(header):
+            raise TextlabError(
+                f"{path}: line {line} has {len(row)} fields, the header {len(header)}; "
+                "check the quoting of that row"
+            )
+        words = [undo_double_utf8(w) for w in row[sentence_col].split()]
+        if not words:
+            raise TextlabError(f"{path}: line {line}: empty sentence")
+        sentences.append(TaggedSentence(words, _labels(row[labels_col], path, line, len(words))))
+    if not sentences:
+        raise TextlabError(f"{path}: the file has a header but no sentences")
+    return sentences

@@ -1,0 +1,73 @@
+"""Token-tagger export: ONNX logits [batch, sequence, tags] equal PyTorch's on unseen shapes
+(BERT and DistilBERT), HF round trip, manifest, and the settings a reader needs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import torch
+
+from src.export.exporter import export_run
+from src.export.hf_token import load_hf_tagger
+from src.pipeline.load_run import load_run
+from src.utils.errors import TextlabError
+from tests.export_helpers import train_tiny
+from tests.test_export import check_manifest, random_batch
+
+TAGGER = [
+    "data=wnut17",
+    "model=token_tagger",
+    "evaluation.enabled=false",
+    "test=false",
+    "data.max_train_rows=32",
+    "++data.max_val_rows=16",
+]
+
+
+@pytest.mark.parametrize("backbone", ["tiny_bert", "tiny_distilbert"])
+def test_token_tagger_onnx_and_hf_exports_match_pytorch(
+    tmp_path: Path, token_cache_dir: Path, backbone: str
+) -> None:
+    ckpt = train_tiny(tmp_path / "run", token_cache_dir, f"backbone={backbone}", *TAGGER)
+    model = load_run(ckpt).model
+    tags = len(model.label_names)
+    out = export_run(ckpt, "onnx", tmp_path / "onnx")
+    assert {p.name for p in out.iterdir()} == {
+        "export_config.json",
+        "manifest.json",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "model.onnx",
+    }  # no thresholds.json: a tagger takes the argmax tag
+    manifest = check_manifest(out)
+    assert manifest["task"] == "token_classification"
+    config = json.loads((out / "export_config.json").read_text())
+    assert config["label_names"] == model.label_names and config["label_names"][0] == "O"
+    assert config["scheme"] == "bio" and config["default_tag"] == "O"
+    assert config["outputs"] == ["logits"]
+    assert config["logits_axes"] == ["batch", "sequence", "tags"]
+    assert config["max_length"] == 32 and config["pooling"] is None
+
+    session = ort.InferenceSession(str(out / "model.onnx"), providers=["CPUExecutionProvider"])
+    for batch, length, seed in [(1, 5, 1), (3, 29, 2), (6, 77, 3)]:  # traced at 2 x 16
+        input_ids, attention_mask = random_batch(batch, length, seed)
+        with torch.no_grad():
+            expected = model(input_ids, attention_mask).numpy()
+        feeds = {"input_ids": input_ids.numpy(), "attention_mask": attention_mask.numpy()}
+        (logits,) = session.run(["logits"], feeds)
+        assert logits.shape == (batch, length, tags)
+        np.testing.assert_allclose(logits, expected, atol=1e-4, rtol=0)
+
+    hf = export_run(ckpt, "hf", tmp_path / "hf")
+    check_manifest(hf)
+    input_ids, attention_mask = random_batch(4, 21, 7)
+    with torch.no_grad():
+        got = load_hf_tagger(hf)(input_ids, attention_mask)
+        expected = model(input_ids, attention_mask)
+    torch.testing.assert_close(got, expected, atol=1e-6, rtol=0)
+    with pytest.raises(TextlabError, match="quantize=true is for sequence classifiers"):
+        export_run(ckpt, "onnx", tmp_path / "int8", quantize=True)
