@@ -13,32 +13,19 @@ import os
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import hydra  # noqa: E402
-from hydra.core.hydra_config import HydraConfig  # noqa: E402
-from hydra.types import RunMode  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
 from src.baselines.report import format_baseline_summary  # noqa: E402
 from src.baselines.runner import run_baseline  # noqa: E402
-from src.pipeline.failures import record_failure  # noqa: E402
-from src.utils.user_errors import report_user_errors  # noqa: E402
-
-
-def _in_sweep() -> bool:
-    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+from src.pipeline.failures import run_job  # noqa: E402
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="baseline")
 def main(cfg: DictConfig) -> float | None:
     """Returns the validation objective (``cfg.objective``), as `src.train` does."""
-    if _in_sweep():
-        try:
-            summary = run_baseline(cfg)
-        except Exception as error:  # noqa: BLE001  (recorded; the sweep goes on)
-            record_failure(cfg.paths.output_dir, error)
-            return math.nan
-    else:
-        with report_user_errors():
-            summary = run_baseline(cfg)
+    summary = run_job(run_baseline, cfg, cfg.paths.output_dir)
+    if summary is None:  # a failed sweep job, recorded in its folder
+        return math.nan
     print(format_baseline_summary(summary, cfg.paths.output_dir), flush=True)
     return summary["metrics"].get(cfg.objective)
 

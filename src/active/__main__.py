@@ -12,13 +12,10 @@ import os
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import hydra  # noqa: E402
-from hydra.core.hydra_config import HydraConfig  # noqa: E402
-from hydra.types import RunMode  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
 from src.active.loop import run_active  # noqa: E402
-from src.pipeline.failures import record_failure  # noqa: E402
-from src.utils.user_errors import report_user_errors  # noqa: E402
+from src.pipeline.failures import run_job  # noqa: E402
 
 RESULT = "test/f1_micro_tuned"
 
@@ -27,15 +24,9 @@ RESULT = "test/f1_micro_tuned"
 def main(cfg: DictConfig) -> float | None:
     """Returns the last round's test micro-F1 at tuned thresholds."""
     output_dir = cfg.active.run_dir or cfg.paths.output_dir
-    if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
-        try:
-            summary = run_active(cfg)
-        except Exception as error:  # noqa: BLE001  (recorded; the sweep goes on)
-            record_failure(output_dir, error)
-            return math.nan
-    else:
-        with report_user_errors():
-            summary = run_active(cfg)
+    summary = run_job(run_active, cfg, output_dir)
+    if summary is None:  # a failed sweep job, recorded in its folder
+        return math.nan
     value = summary["metrics"].get(RESULT)
     print(
         f"{summary['status']}: {summary['rounds_done']} rounds, {summary['num_labelled']} "

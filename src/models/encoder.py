@@ -8,6 +8,7 @@ check fails fast with a clear message instead of ~48 s of retries deep inside tr
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import os
 import socket
 from pathlib import Path
@@ -99,3 +100,18 @@ def build_random_encoder(model_type: str, **config: Any) -> PreTrainedModel:
     except ValueError as err:
         raise TextlabError(f"unknown backbone model_type '{model_type}': {err}") from err
     return AutoModel.from_config(hf_config)
+
+
+#: what our batches may hold for an encoder; DistilBERT's forward has no token_type_ids
+ENCODER_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+
+def accepted_inputs(encoder: Any) -> list[str]:
+    """The batch keys this encoder's ``forward`` takes."""
+    accepted = inspect.signature(encoder.forward).parameters
+    return [name for name in ENCODER_INPUTS if name in accepted]
+
+
+def last_hidden_state(encoder: Any, accepted: list[str], **batch: Any) -> Any:
+    """The encoder's token vectors for a batch, passing only the keys it accepts."""
+    return encoder(**{k: v for k, v in batch.items() if k in accepted}).last_hidden_state

@@ -3,7 +3,6 @@ train/val/test loops. Subclasses add the loss, the probabilities and the metrics
 
 from __future__ import annotations
 
-import inspect
 from abc import abstractmethod
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -13,6 +12,7 @@ import torch
 from torch import nn
 from torchmetrics import Metric
 
+from src.models.encoder import accepted_inputs, last_hidden_state
 from src.models.freezing import freeze_encoder
 from src.models.heads import TanhProjectionHead
 from src.models.optim import configure_adamw_schedule
@@ -52,10 +52,7 @@ class PooledSequenceClassifier(L.LightningModule):
         self.scheduler_factory = scheduler
         self.weight_decay = weight_decay
         self.label_names = [str(name) for name in label_names]
-        accepted = inspect.signature(encoder.forward).parameters
-        self._encoder_inputs = [
-            k for k in ("input_ids", "attention_mask", "token_type_ids") if k in accepted
-        ]
+        self._encoder_inputs = accepted_inputs(encoder)
         self.val_scores = self.make_scores()
         self.test_scores = self.make_scores()
 
@@ -81,9 +78,13 @@ class PooledSequenceClassifier(L.LightningModule):
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor, **extra: Any
     ) -> torch.Tensor:
         """Logits [batch, num_labels]."""
-        inputs = {"input_ids": input_ids, "attention_mask": attention_mask, **extra}
-        inputs = {k: v for k, v in inputs.items() if k in self._encoder_inputs}
-        hidden = self.encoder(**inputs).last_hidden_state
+        hidden = last_hidden_state(
+            self.encoder,
+            self._encoder_inputs,
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            **extra,
+        )
         return self.head(self.pooler(hidden, attention_mask))
 
     def _logits_and_loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -14,6 +13,7 @@ from torch import nn
 from src.data.token_alignment import IGNORE
 from src.metrics.token import SCHEMES
 from src.metrics.token_collector import WordTagCollector
+from src.models.encoder import accepted_inputs, last_hidden_state
 from src.models.freezing import freeze_encoder
 from src.models.optim import configure_adamw_schedule
 from src.utils.errors import TextlabError
@@ -76,19 +76,20 @@ class TokenTagger(L.LightningModule):
         self.scheduler_factory = scheduler
         self.label_names = list(label_names)
         self.scheme = scheme
-        accepted = inspect.signature(encoder.forward).parameters
-        self._encoder_inputs = [
-            k for k in ("input_ids", "attention_mask", "token_type_ids") if k in accepted
-        ]
+        self._encoder_inputs = accepted_inputs(encoder)
         self.collectors = {s: WordTagCollector(label_names, scheme) for s in ("val", "test")}
 
     def forward(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor, **extra: Any
     ) -> torch.Tensor:
         """Logits [batch, sequence, tags]."""
-        inputs = {"input_ids": input_ids, "attention_mask": attention_mask, **extra}
-        inputs = {k: v for k, v in inputs.items() if k in self._encoder_inputs}
-        hidden = self.encoder(**inputs).last_hidden_state
+        hidden = last_hidden_state(
+            self.encoder,
+            self._encoder_inputs,
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            **extra,
+        )
         return self.head(self.dropout(hidden))
 
     def _logits_and_loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
