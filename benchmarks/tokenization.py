@@ -1,7 +1,8 @@
 """Case 3: data preparation with an empty token cache (cold) vs a filled one (cached).
 
-``prepare_data()`` reads and validates the Jigsaw CSV files every time; only tokenisation is
-cached. Both the whole preparation and the token step alone are reported.
+A hit loads each prepared split (rows and token ids) from one file without reading the CSV
+files; a miss reads, validates and tokenises them. Both the whole preparation and the
+tokenisation step alone are reported.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import BenchSettings, compose_train_config, use_threads
-from src.data import multilabel_datamodule
+from src.data import token_cache
 from src.utils.instantiate import build_datamodule
 
 
@@ -31,7 +32,7 @@ def tokenization_case(settings: BenchSettings, mode: str) -> dict[str, Any]:
     )
     datamodule = build_datamodule(cfg.data)
     token_seconds = 0.0
-    original = multilabel_datamodule.tokenize_cached
+    original = token_cache.tokenize
 
     def timed_tokenize(*args, **kwargs):
         nonlocal token_seconds
@@ -41,13 +42,13 @@ def tokenization_case(settings: BenchSettings, mode: str) -> dict[str, Any]:
         finally:
             token_seconds += time.perf_counter() - start
 
-    multilabel_datamodule.tokenize_cached = timed_tokenize
+    token_cache.tokenize = timed_tokenize
     try:
         start = time.perf_counter()
         datamodule.prepare_data()
         seconds = time.perf_counter() - start
     finally:
-        multilabel_datamodule.tokenize_cached = original
+        token_cache.tokenize = original
     hits = datamodule.cache_hits
     if (mode == "cached") != all(hits.values()):
         raise RuntimeError(f"{mode} run saw cache hits {hits}; is the cache folder shared?")

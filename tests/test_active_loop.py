@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from aim import Repo
 from src.active import loop
@@ -202,3 +203,31 @@ def test_mc_dropout_is_on_only_while_querying(make_cfg) -> None:
         assert mc.shape == (4, 2, 2)
         assert not np.allclose(mc[0], mc[1])  # the passes differ: dropout is on
     assert np.array_equal(plain, eval_probs(model, data, "32-true", "cpu"))  # and off again
+
+
+def test_prior_bias_sets_each_fresh_head_to_the_labelled_priors(
+    active_cfg, tmp_path: Path, monkeypatch
+) -> None:
+    from src.callbacks.prior_bias import output_layer, prior_logits
+
+    seen: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def record_bias(cfg, model, train_split, rows, batch_size, pad_token_id) -> None:
+        bias = output_layer(model).bias.detach().numpy().copy()
+        seen.append((bias, train_split.labels[rows]))
+        with torch.no_grad():  # what training would do: move the bias away from the prior
+            output_layer(model).bias.add_(1.0)
+
+    monkeypatch.setattr(loop, "fit_round", record_bias)
+    for start in ("cold", "warm"):
+        seen.clear()
+        overrides = ("active.rounds=1", "active.prior_bias=true", f"active.start={start}")
+        run_active(active_cfg(*overrides, run_dir=tmp_path / start))
+        assert len(seen) == 2
+        for round_index, (bias, labels) in enumerate(seen):
+            expected = prior_logits(labels, "multilabel")
+            if start == "warm" and round_index == 1:  # continues from round 0's trained bias
+                expected = seen[0][0] + 1.0
+            np.testing.assert_allclose(bias, expected, rtol=1e-5, atol=1e-5)
+    with pytest.raises(TextlabError, match="active.prior_bias must be true or false"):
+        ActiveSettings.from_cfg(active_cfg("active.prior_bias=maybe", run_dir=tmp_path).active)

@@ -5,6 +5,7 @@ Also the pieces it is built from (stratified_holdout, tokenize_cached, PaddingCo
 
 from __future__ import annotations
 
+import copy
 import os
 import shutil
 from pathlib import Path
@@ -192,9 +193,11 @@ def test_bad_input_fails_in_validate_inputs(tokenizer, tmp_path):
 
 def forbid_tokenising(monkeypatch):
     def fail(*args, **kwargs):
-        raise AssertionError("tokenised although the cache should have been hit")
+        raise AssertionError("read or tokenised although the cache should have been hit")
 
-    monkeypatch.setattr(token_cache, "_tokenize", fail)
+    monkeypatch.setattr(token_cache, "tokenize", fail)
+    for reader in ("read_train", "read_test"):  # a hit does not parse the files either
+        monkeypatch.setattr(JigsawDataModule, reader, fail)
 
 
 def test_second_datamodule_hits_cache(tokenizer, tmp_path, monkeypatch):
@@ -221,20 +224,38 @@ def test_cache_misses_on_other_max_length_or_changed_data(tokenizer, tmp_path):
 
 
 def test_cache_key_ignores_tokenizer_call_state(tokenizer, tmp_path):
-    before = token_cache.cache_key(tokenizer, MAX_LEN, "h", "t")
+    before = token_cache.tokenizer_identity(tokenizer)
     tokenizer(["hello"], truncation=True, max_length=7, padding="max_length")
-    assert token_cache.cache_key(tokenizer, MAX_LEN, "h", "t") == before
-    assert token_cache.cache_key(tokenizer, MAX_LEN, "h", "other") != before
+    assert token_cache.tokenizer_identity(tokenizer) == before
+    extended = copy.deepcopy(tokenizer)  # the fixture is shared by the module
+    extended.add_tokens(["a-brand-new-token"])
+    assert token_cache.tokenizer_identity(extended) != before
+    assert token_cache.cache_key(before, MAX_LEN, "h", "t") != token_cache.cache_key(
+        before, MAX_LEN, "h", "other"
+    )
 
 
 def test_corrupt_cache_file_is_rebuilt(tokenizer, tmp_path):
-    texts = ["one short text", "another one"]
-    first = token_cache.tokenize_cached(texts, tokenizer, MAX_LEN, tmp_path, "h", "t")
+    rows = token_cache.LabelledTexts(
+        ["one short text", "an\u00efve \U0001f600 one"], np.array([[0.0], [1.0]]), ["a", "b"]
+    )
+    reads: list[int] = []
+
+    def read_rows():
+        reads.append(1)
+        return rows
+
+    def prepare():
+        return token_cache.prepare_cached(read_rows, tokenizer, MAX_LEN, tmp_path, "key")
+
+    first = prepare()
     first.path.write_bytes(b"half a file")
-    again = token_cache.tokenize_cached(texts, tokenizer, MAX_LEN, tmp_path, "h", "t")
-    assert again.cache_hit is False and again.input_ids == first.input_ids
-    third = token_cache.tokenize_cached(texts, tokenizer, MAX_LEN, tmp_path, "h", "t")
-    assert third.cache_hit is True and third.input_ids == first.input_ids
+    again = prepare()
+    assert again.cache_hit is False and again.input_ids == first.input_ids and len(reads) == 2
+    third = prepare()
+    assert third.cache_hit is True and third.input_ids == first.input_ids and len(reads) == 2
+    assert third.rows.texts == rows.texts and third.rows.ids == rows.ids
+    np.testing.assert_array_equal(third.rows.labels, rows.labels)
 
 
 def test_cache_copied_elsewhere_still_hits(tokenizer, tmp_path, monkeypatch):

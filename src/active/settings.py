@@ -25,6 +25,12 @@ def _int(value: Any, key: str, minimum: int, optional: bool = False) -> int | No
     return value
 
 
+def _bool(value: Any, key: str) -> bool:
+    if not isinstance(value, bool):
+        raise TextlabError(f"active.{key} must be true or false, got {value!r}")
+    return value
+
+
 def _choice(value: Any, key: str, options: tuple[str, ...]) -> str:
     if value not in options:
         raise TextlabError(f"active.{key} must be one of {', '.join(options)}, got {value!r}")
@@ -45,6 +51,7 @@ class ActiveSettings:
     max_rounds_this_process: int | None
     keep_weights: str
     predict_batch_size: int
+    prior_bias: bool = False
 
     @classmethod
     def from_cfg(cls, node: DictConfig) -> ActiveSettings:
@@ -68,6 +75,7 @@ class ActiveSettings:
             ),
             keep_weights=_choice(node.keep_weights, "keep_weights", KEEP_WEIGHTS),
             predict_batch_size=_int(node.predict_batch_size, "predict_batch_size", 1),
+            prior_bias=_bool(node.get("prior_bias", False), "prior_bias"),
         )
 
     @property
@@ -79,6 +87,10 @@ class ActiveSettings:
     def keeps_weights(self) -> bool:
         """Warm start, or a cold start that re-initialises only the head, reuses weights."""
         return self.start == "warm" or self.cold_reset == "head"
+
+    def fresh_head(self, round_index: int) -> bool:
+        """Whether the round's head starts untrained (every cold round, or round 0 of warm)."""
+        return self.start == "cold" or round_index == 0
 
     def check_pool(self, pool_size: int) -> None:
         if self.budget > pool_size:

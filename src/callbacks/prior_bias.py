@@ -36,6 +36,25 @@ def output_layer(module: L.LightningModule) -> torch.nn.Linear:
     return layers[-1]
 
 
+def sequence_task(module: L.LightningModule, option: str) -> str:
+    """The module's task, refusing models without a sequence head (token taggers)."""
+    task = getattr(module, "task", "multilabel")
+    if task not in ("multilabel", "multiclass") or not hasattr(module, "head"):
+        raise TextlabError(
+            f"{option} works for sequence classifiers, not task {task!r}; set {option}=false"
+        )
+    return task
+
+
+def set_prior_bias(module: L.LightningModule, labels: np.ndarray, option: str) -> None:
+    """Set the output bias of a sequence classifier to the priors of ``labels``; ``option``
+    names the config switch, for the error on other models."""
+    bias = prior_logits(np.asarray(labels), sequence_task(module, option))
+    layer = output_layer(module)
+    with torch.no_grad():
+        layer.bias.copy_(torch.as_tensor(bias, dtype=layer.bias.dtype))
+
+
 class PriorBiasInit(L.Callback):
     """At the start of a fresh fit (not a resumed one), set the output bias to the priors."""
 
@@ -45,14 +64,6 @@ class PriorBiasInit(L.Callback):
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if not self.enabled or trainer.ckpt_path:  # resumed: the checkpoint's bias wins
             return
-        task = getattr(pl_module, "task", "multilabel")
-        if task not in ("multilabel", "multiclass") or not hasattr(pl_module, "head"):
-            raise TextlabError(
-                f"callbacks.prior_bias_init works for sequence classifiers, not task {task!r}; "
-                "set callbacks.prior_bias_init.enabled=false"
-            )
-        labels = trainer.datamodule.train_dataset.labels
-        bias = prior_logits(np.asarray(labels), task)
-        layer = output_layer(pl_module)
-        with torch.no_grad():
-            layer.bias.copy_(torch.as_tensor(bias, dtype=layer.bias.dtype))
+        option = "callbacks.prior_bias_init.enabled"
+        sequence_task(pl_module, option)
+        set_prior_bias(pl_module, trainer.datamodule.train_dataset.labels, option)

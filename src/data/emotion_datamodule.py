@@ -44,6 +44,8 @@ class EmotionDataModule(MulticlassDataModule):
     def read_train(self) -> LabelledTexts:
         return self._read("train")
 
+    has_official_val = True
+
     def read_val(self) -> LabelledTexts:
         return self._read("val")
 

@@ -42,6 +42,8 @@ class GoEmotionsDataModule(MultilabelDataModule):
     def read_train(self) -> LabelledTexts:
         return self._read("train")
 
+    has_official_val = True
+
     def read_val(self) -> LabelledTexts:
         return self._read("val")
 

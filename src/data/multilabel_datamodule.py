@@ -10,7 +10,7 @@ import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import lightning.pytorch as L
 import numpy as np
@@ -23,17 +23,11 @@ from src.data.collate import PaddingCollator, TokenizedDataset
 from src.data.distributed import check_bucketing_with_sampler, eval_sampler
 from src.data.raw_split import RawSplit
 from src.data.splits import stratified_holdout
-from src.data.token_cache import tokenize_cached, tokenizer_identity
+from src.data.token_cache import LabelledTexts, cache_key, prepare_cached, tokenizer_identity
 from src.utils.errors import TextlabError
 from src.utils.run_info import file_sha256
 
-
-class LabelledTexts(NamedTuple):
-    """Rows as read: texts, a [N, L] label matrix (-1 = unscored) and row ids."""
-
-    texts: list[str]
-    labels: np.ndarray
-    ids: list[str]
+__all__ = ["LabelledTexts", "MultilabelDataModule"]
 
 
 def _positive_int(value: int | None, key: str, minimum: int = 1, optional: bool = False) -> None:
@@ -112,8 +106,7 @@ class MultilabelDataModule(L.LightningDataModule, ABC):
         self._rows: dict[str, LabelledTexts] = {}
         self._tokens: dict[str, list[list[int]]] = {}
         self._data_hash: str | None = None
-        self._official_val: LabelledTexts | None = None  # read_val(), read once
-        self._official_val_read = False
+        self._tokenizer_id: str | None = None
 
     # -- what a data set provides -------------------------------------------------------
     @abstractmethod
@@ -128,9 +121,12 @@ class MultilabelDataModule(L.LightningDataModule, ABC):
     def data_files(self) -> list[Path]:
         """The files the rows come from: hashed into the cache key and the run record."""
 
-    def read_val(self) -> LabelledTexts | None:
-        """An official validation split, if the data set has one (else a hold-out of train)."""
-        return None
+    #: whether the data set has an official validation split (read_val); else a hold-out of train
+    has_official_val: bool = False
+
+    def read_val(self) -> LabelledTexts:
+        """The official validation split (data sets with ``has_official_val``)."""
+        raise NotImplementedError(f"{type(self).__name__} has no official validation split")
 
     def cache_tag(self) -> str:
         """What else the token ids and row selection depend on (columns, file layout)."""
@@ -155,7 +151,7 @@ class MultilabelDataModule(L.LightningDataModule, ABC):
         _positive_int(self.max_test_rows, "data.max_test_rows", optional=True)
         if not self.label_columns:
             raise TextlabError("data.label_columns is empty; list the label columns to train on.")
-        tokenizer_identity(self.tokenizer)  # fails clearly on a slow tokenizer
+        self._tokenizer_key()  # fails clearly on a slow tokenizer
         PaddingCollator(self.tokenizer.pad_token_id)  # fails clearly without a pad token
         self._load("train")
         self._load("test")
@@ -229,24 +225,51 @@ class MultilabelDataModule(L.LightningDataModule, ABC):
 
     # -- internals ----------------------------------------------------------------------
     def _load(self, split: str) -> LabelledTexts:
-        if split not in self._rows:
-            if split == "train":
-                rows = self.read_train()
-                rows = _subsample(rows, self.max_train_rows, self.seed)
-            elif split == "val":
-                rows = _subsample(self._read_official_val(), self.max_val_rows, self.seed)
-            else:
-                rows = self.read_test()
-                if self.drop_unscored_test_rows:
-                    scored = ~(rows.labels == -1).all(axis=1)
-                    rows = _take(rows, np.flatnonzero(scored))
-                rows = _subsample(rows, self.max_test_rows, self.seed)
-            if not rows.texts:
-                files = ", ".join(map(str, self.data_files()))
-                raise TextlabError(f"No usable {split} rows in {files}; check the data files.")
-            labels = np.asarray(rows.labels, dtype=np.float32).reshape(len(rows.texts), -1)
-            self._rows[split] = LabelledTexts(list(rows.texts), labels, [str(i) for i in rows.ids])
+        """The split's rows as read and validated: from the token cache when it holds them."""
+        self._prepare(split)
         return self._rows[split]
+
+    def _token_ids(self, split: str) -> list[list[int]]:
+        self._prepare(split)
+        return self._tokens[split]
+
+    def _prepare(self, split: str) -> None:
+        if split in self._rows:
+            return
+        limits = {"train": self.max_train_rows, "val": self.max_val_rows}
+        tag = (
+            f"{self.cache_tag()}|split={split}|rows={limits.get(split, self.max_test_rows)}"
+            f"|seed={self.seed}|drop_unscored={self.drop_unscored_test_rows}"
+        )
+        key = cache_key(self._tokenizer_key(), self.max_length, self._hash_data(), tag)
+        cached = prepare_cached(
+            lambda: self._read_rows(split), self.tokenizer, self.max_length, self.cache_dir, key
+        )
+        self._rows[split], self._tokens[split] = cached.rows, cached.input_ids
+        self.cache_hits[split] = cached.cache_hit
+
+    def _read_rows(self, split: str) -> LabelledTexts:
+        """Read and validate the files, then apply the row selection of ``split``."""
+        if split == "train":
+            rows = _subsample(self.read_train(), self.max_train_rows, self.seed)
+        elif split == "val":
+            rows = _subsample(self.read_val(), self.max_val_rows, self.seed)
+        else:
+            rows = self.read_test()
+            if self.drop_unscored_test_rows:
+                scored = ~(rows.labels == -1).all(axis=1)
+                rows = _take(rows, np.flatnonzero(scored))
+            rows = _subsample(rows, self.max_test_rows, self.seed)
+        if not rows.texts:
+            files = ", ".join(map(str, self.data_files()))
+            raise TextlabError(f"No usable {split} rows in {files}; check the data files.")
+        labels = np.asarray(rows.labels, dtype=np.float32).reshape(len(rows.texts), -1)
+        return LabelledTexts(list(rows.texts), labels, [str(i) for i in rows.ids])
+
+    def _tokenizer_key(self) -> str:
+        if self._tokenizer_id is None:
+            self._tokenizer_id = tokenizer_identity(self.tokenizer)
+        return self._tokenizer_id
 
     def _hash_data(self) -> str:
         if self._data_hash is None:
@@ -256,30 +279,8 @@ class MultilabelDataModule(L.LightningDataModule, ABC):
             self._data_hash = digest.hexdigest()
         return self._data_hash
 
-    def _token_ids(self, split: str) -> list[list[int]]:
-        if split not in self._tokens:
-            rows = self._load(split)
-            limits = {"train": self.max_train_rows, "val": self.max_val_rows}
-            limit = limits.get(split, self.max_test_rows)
-            tag = (
-                f"{self.cache_tag()}|split={split}|rows={limit}|seed={self.seed}"
-                f"|drop_unscored={self.drop_unscored_test_rows}"
-            )
-            cached = tokenize_cached(
-                rows.texts, self.tokenizer, self.max_length, self.cache_dir, self._hash_data(), tag
-            )
-            self._tokens[split] = cached.input_ids
-            self.cache_hits[split] = cached.cache_hit
-        return self._tokens[split]
-
-    def _read_official_val(self) -> LabelledTexts | None:
-        if not self._official_val_read:
-            self._official_val = self.read_val()
-            self._official_val_read = True
-        return self._official_val
-
     def _has_val_split(self) -> bool:
-        return self._read_official_val() is not None
+        return self.has_official_val
 
     def _build_train_val(self) -> None:
         if self._has_val_split():

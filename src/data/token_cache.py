@@ -1,8 +1,10 @@
-"""Tokenise a text column once and keep the token ids on disk.
+"""Keep each prepared split (rows as read and validated, plus their token ids) on disk.
 
-Tokenising the full Jigsaw train set takes long enough to matter when it is repeated for
-every run of a sweep; the ids only depend on the tokenizer, max_length and the data, so
-they are cached under a key made of exactly those.
+Reading and validating the CSV files and tokenising them depend only on the data, the
+tokenizer, max_length and the row selection, so a sweep's second run (and every run after)
+loads the split from one file instead of parsing and tokenising again. The key is content-based
+(a sha256 of the data files, not their timestamps), so a copied or touched file still hits and
+an edited one misses.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ import logging
 import os
 import tempfile
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -24,21 +27,35 @@ from src.utils.errors import TextlabError
 
 log = logging.getLogger(__name__)
 
+#: what precedes the definition in `Tokenizer.to_str()`: version, truncation, padding
+_DEFINITION_START = ',"added_tokens":'
+
+
+class LabelledTexts(NamedTuple):
+    """Rows as read: texts, a [N, L] label matrix (-1 = unscored) and row ids."""
+
+    texts: list[str]
+    labels: np.ndarray
+    ids: list[str]
+
 
 @dataclass
-class CachedTokens:
-    """Token ids per text, whether they came from the cache, and the cache file."""
+class CachedSplit:
+    """A prepared split, whether it came from the cache, and the cache file."""
 
+    rows: LabelledTexts
     input_ids: list[list[int]]
     cache_hit: bool
     path: Path
 
 
 def tokenizer_identity(tokenizer) -> str:
-    """The tokenizer's full definition (vocabulary, normaliser, special tokens), as JSON.
+    """sha256 of the tokenizer's full definition (vocabulary, normaliser, special tokens).
 
-    Truncation and padding are dropped: they are call-time state that the tokenizer
-    remembers from its last call, not part of what it is.
+    Truncation and padding are left out: they are call-time state that the tokenizer remembers
+    from its last call, not part of what it is. The serialised tokenizer starts with them, so
+    the hash covers the rest of the string; re-serialising a 30k-word vocabulary without them
+    would cost more than loading a cached split.
     """
     backend = getattr(tokenizer, "backend_tokenizer", None)
     if backend is None:
@@ -46,22 +63,27 @@ def tokenizer_identity(tokenizer) -> str:
             f"The token cache needs a fast (Rust) Hugging Face tokenizer, got "
             f"{type(tokenizer).__name__}; load it with AutoTokenizer.from_pretrained(path)."
         )
-    spec = json.loads(backend.to_str())
-    spec.pop("truncation", None)
-    spec.pop("padding", None)
-    return json.dumps(spec, sort_keys=True)
+    text = backend.to_str()
+    head, found, definition = text.partition(_DEFINITION_START)
+    if not found or not head.startswith('{"version":'):  # another layout: normalise the JSON
+        spec = json.loads(text)
+        spec.pop("truncation", None)
+        spec.pop("padding", None)
+        definition = json.dumps(spec, sort_keys=True)
+    return hashlib.sha256(definition.encode("utf-8")).hexdigest()
 
 
-def cache_key(tokenizer, max_length: int, data_hash: str, tag: str) -> str:
-    """sha256 over everything the token ids depend on."""
+def cache_key(tokenizer_id: str, max_length: int, data_hash: str, tag: str) -> str:
+    """sha256 over everything a prepared split depends on."""
     digest = hashlib.sha256()
-    for part in (tokenizer_identity(tokenizer), str(max_length), data_hash, tag):
+    for part in (tokenizer_id, str(max_length), data_hash, tag):
         digest.update(part.encode("utf-8"))
         digest.update(b"\0")
     return digest.hexdigest()
 
 
-def _tokenize(texts: Sequence[str], tokenizer, max_length: int, batch_size: int) -> list[list[int]]:
+def tokenize(texts: Sequence[str], tokenizer, max_length: int, batch_size: int = 1000):
+    """Token ids per text: special tokens added, truncated to max_length, unpadded."""
     ids: list[list[int]] = []
     with tqdm(total=len(texts), desc="Tokenising", unit="text") as bar:
         for start in range(0, len(texts), batch_size):
@@ -80,58 +102,78 @@ def _tokenize(texts: Sequence[str], tokenizer, max_length: int, batch_size: int)
     return ids
 
 
-def _save(path: Path, input_ids: list[list[int]]) -> None:
+def _ragged(chunks: Sequence[Sequence[int]] | Sequence[bytes], dtype) -> dict[str, np.ndarray]:
+    lengths = np.fromiter((len(c) for c in chunks), dtype=np.int64, count=len(chunks))
+    if dtype is np.uint8:
+        flat = np.frombuffer(b"".join(chunks), dtype=np.uint8)  # type: ignore[arg-type]
+    else:
+        flat = np.fromiter((t for c in chunks for t in c), dtype=dtype, count=int(lengths.sum()))
+    return {"flat": flat, "lengths": lengths}
+
+
+def _split_ragged(flat: np.ndarray, lengths: np.ndarray) -> list[np.ndarray]:
+    if len(lengths) == 0:
+        return []
+    if int(lengths.sum()) != len(flat):
+        raise ValueError("lengths do not add up to the stored values")
+    return np.split(flat, np.cumsum(lengths)[:-1])
+
+
+def _save(path: Path, rows: LabelledTexts, input_ids: list[list[int]]) -> None:
     """Write atomically: a killed run leaves a stray .tmp file, never a half-written cache."""
-    lengths = np.fromiter((len(x) for x in input_ids), dtype=np.int64, count=len(input_ids))
-    flat = np.fromiter((t for x in input_ids for t in x), dtype=np.int32, count=int(lengths.sum()))
+    arrays: dict[str, np.ndarray] = {"labels": np.asarray(rows.labels, dtype=np.float32)}
+    parts = {
+        "tokens": _ragged(input_ids, np.int32),
+        "texts": _ragged([t.encode("utf-8") for t in rows.texts], np.uint8),
+        "ids": _ragged([i.encode("utf-8") for i in rows.ids], np.uint8),
+    }
+    for name, part in parts.items():
+        arrays.update({f"{name}_{key}": value for key, value in part.items()})
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, flat=flat, lengths=lengths)
+            np.savez(handle, **arrays)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
-def _load(path: Path, expected_rows: int) -> list[list[int]] | None:
+def _load(path: Path) -> tuple[LabelledTexts, list[list[int]]] | None:
     try:
-        with np.load(path) as data:
-            flat, lengths = data["flat"], data["lengths"]
+        with np.load(path, allow_pickle=False) as data:
+            labels = data["labels"]
+            tokens = _split_ragged(data["tokens_flat"], data["tokens_lengths"])
+            texts = _split_ragged(data["texts_flat"], data["texts_lengths"])
+            ids = _split_ragged(data["ids_flat"], data["ids_lengths"])
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
-        log.warning("Ignoring unreadable token cache %s (%s); tokenising again.", path, err)
+        log.warning("Ignoring unreadable token cache %s (%s); preparing it again.", path, err)
         return None
-    if len(lengths) != expected_rows or int(lengths.sum()) != len(flat):
-        log.warning("Token cache %s does not match the data; tokenising again.", path)
+    if not len(labels) == len(tokens) == len(texts) == len(ids):
+        log.warning("Token cache %s is inconsistent; preparing the split again.", path)
         return None
-    if expected_rows == 0:
-        return []
-    return [chunk.tolist() for chunk in np.split(flat, np.cumsum(lengths)[:-1])]
+    decode = lambda chunks: [c.tobytes().decode("utf-8") for c in chunks]  # noqa: E731
+    return LabelledTexts(decode(texts), labels, decode(ids)), [c.tolist() for c in tokens]
 
 
-def tokenize_cached(
-    texts: Sequence[str],
+def prepare_cached(
+    read_rows: Callable[[], LabelledTexts],
     tokenizer,
     max_length: int,
     cache_dir: str | Path,
-    data_hash: str,
-    tag: str,
-    batch_size: int = 1000,
-) -> CachedTokens:
-    """Token ids (special tokens added, truncated to max_length, unpadded) for each text.
-
-    `data_hash` is the content hash of the data file(s) the texts came from and `tag` names
-    the column / split / row selection; with the tokenizer and max_length they form the key.
-    """
-    key = cache_key(tokenizer, max_length, data_hash, tag)
-    path = Path(cache_dir).expanduser() / f"tokens-{key}.npz"
+    key: str,
+) -> CachedSplit:
+    """The split from ``cache_dir`` under ``key`` (see `cache_key`), else ``read_rows()`` (which
+    reads and validates the files) tokenised and stored there."""
+    path = Path(cache_dir).expanduser() / f"split-{key}.npz"
     if path.is_file():
-        cached = _load(path, len(texts))
+        cached = _load(path)
         if cached is not None:
             log.info("Token cache hit: %s", path)
-            return CachedTokens(cached, True, path)
-    log.info("Token cache miss: tokenising %d texts into %s", len(texts), path)
-    input_ids = _tokenize(texts, tokenizer, max_length, batch_size)
-    _save(path, input_ids)
-    return CachedTokens(input_ids, False, path)
+            return CachedSplit(cached[0], cached[1], True, path)
+    rows = read_rows()
+    log.info("Token cache miss: tokenising %d texts into %s", len(rows.texts), path)
+    input_ids = tokenize(rows.texts, tokenizer, max_length)
+    _save(path, rows, input_ids)
+    return CachedSplit(rows, input_ids, False, path)
