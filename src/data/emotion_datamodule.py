@@ -10,10 +10,11 @@ from typing import Any
 
 from src.data.multiclass_datamodule import MulticlassDataModule, labelled
 from src.data.multilabel_datamodule import LabelledTexts
+from src.data.official_splits import OfficialSplits
 from src.data.readers.emotion import EMOTION_LABELS, emotion_file, read_emotion_file
 
 
-class EmotionDataModule(MulticlassDataModule):
+class EmotionDataModule(OfficialSplits, MulticlassDataModule):
     """Trains on train.txt, validates on val.txt, tests on test.txt."""
 
     def __init__(
@@ -40,14 +41,3 @@ class EmotionDataModule(MulticlassDataModule):
         path = emotion_file(self.data_dir, self.files[split])
         texts, class_ids, ids = read_emotion_file(path, self.label_columns)
         return labelled(texts, class_ids, ids, self.num_labels)
-
-    def read_train(self) -> LabelledTexts:
-        return self._read("train")
-
-    has_official_val = True
-
-    def read_val(self) -> LabelledTexts:
-        return self._read("val")
-
-    def read_test(self) -> LabelledTexts:
-        return self._read("test")

@@ -6,10 +6,11 @@ from pathlib import Path
 from typing import Any
 
 from src.data.multilabel_datamodule import LabelledTexts, MultilabelDataModule
+from src.data.official_splits import OfficialSplits
 from src.data.readers.goemotions import goemotions_file, read_goemotions_split, read_label_names
 
 
-class GoEmotionsDataModule(MultilabelDataModule):
+class GoEmotionsDataModule(OfficialSplits, MultilabelDataModule):
     """Trains on train.tsv, validates on the official dev.tsv, tests on test.tsv."""
 
     def __init__(
@@ -38,14 +39,3 @@ class GoEmotionsDataModule(MultilabelDataModule):
     def _read(self, split: str) -> LabelledTexts:
         path = goemotions_file(self.data_dir, self.files[split])
         return LabelledTexts(*read_goemotions_split(path, self.num_labels))
-
-    def read_train(self) -> LabelledTexts:
-        return self._read("train")
-
-    has_official_val = True
-
-    def read_val(self) -> LabelledTexts:
-        return self._read("val")
-
-    def read_test(self) -> LabelledTexts:
-        return self._read("test")
