@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from src.data.distributed import eval_sampler
 from src.data.raw_split import RawSplit
 from src.data.readers.conll import read_conll
 from src.data.readers.tagged import TaggedSentence
@@ -199,10 +200,14 @@ class TokenDataModule(L.LightningDataModule):
         return self.datasets.get("test")
 
     def _loader(self, split: str, batch_size: int, shuffle: bool) -> DataLoader:
+        dataset = self._dataset(split)
+        # evaluation under DDP: disjoint shards, no padded repeats (the collector gathers them)
+        sampler = None if shuffle else eval_sampler(dataset, self.trainer)
         return DataLoader(
-            self._dataset(split),
+            dataset,
             batch_size=batch_size,
             shuffle=shuffle,
+            sampler=sampler,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
             pin_memory=torch.cuda.is_available(),

@@ -8,6 +8,7 @@ scored and truncation cannot inflate F1.
 from __future__ import annotations
 
 import torch
+import torch.distributed as dist
 
 from src.metrics.token import token_scores
 
@@ -32,8 +33,9 @@ def word_predictions(
 class WordTagCollector:
     """Accumulates one epoch of word tags; ``compute`` scores them and resets.
 
-    Plain lists, not a torchmetrics Metric: seqeval needs whole tag sequences. Under DDP each
-    process scores its own shard of the evaluation set.
+    Plain lists, not a torchmetrics Metric: seqeval needs whole tag sequences. Under DDP the
+    sentences of every process (disjoint shards, see src/data/distributed.py) are gathered
+    before scoring, so each rank reports the score of the whole evaluation set.
     """
 
     def __init__(self, label_names: list[str], scheme: str) -> None:
@@ -48,6 +50,15 @@ class WordTagCollector:
         self.pred.extend([self.label_names[i] for i in row] for row in pred)
 
     def compute(self) -> dict[str, float]:
-        scores = token_scores(self.gold, self.pred, self.scheme) if self.gold else {}
+        gold, pred = gather_rows(self.gold), gather_rows(self.pred)
         self.gold, self.pred = [], []
-        return scores
+        return token_scores(gold, pred, self.scheme) if gold else {}
+
+
+def gather_rows(rows: list[list[str]]) -> list[list[str]]:
+    """The rows of every process in rank order (this process's rows outside DDP)."""
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return rows
+    everyone: list[list[list[str]] | None] = [None] * dist.get_world_size()
+    dist.all_gather_object(everyone, rows)
+    return [row for part in everyone for row in (part or [])]
