@@ -19,6 +19,7 @@ from torch.utils.data import DataLoader
 from benchmarks.common import BenchSettings, autocast, compose_train_config, use_threads
 from src.data.bucketing import BucketBatchSampler
 from src.models.optim import decay_groups, linear_warmup_decay
+from src.pipeline.training import without_logger_callbacks
 from src.utils.instantiate import build, build_datamodule, instantiate_group
 
 PADDING_STRATEGIES = ("pad_to_max_length", "dynamic", "dynamic_bucketed")
@@ -78,11 +79,19 @@ class StepTimer(Callback):
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx: int) -> None:
         if batch_idx == self.warmup:
+            _synchronize(pl_module)
             self.start = time.perf_counter()
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
         if batch_idx == self.last:
+            _synchronize(pl_module)
             self.end = time.perf_counter()
+
+
+def _synchronize(module: torch.nn.Module) -> None:
+    """Wait for queued GPU kernels, so a step's time is its own (no-op on the CPU)."""
+    if module.device.type == "cuda":
+        torch.cuda.synchronize(module.device)
 
 
 def lightning_loop(
@@ -92,6 +101,7 @@ def lightning_loop(
     timer = StepTimer(warmup, len(batches) - warmup)
     callbacks = [c for c in instantiate_group(cfg.callbacks) if not isinstance(c, TQDMProgressBar)]
     loggers = instantiate_group(cfg.get("logger"))
+    callbacks = without_logger_callbacks(callbacks, loggers)
     trainer = build(
         cfg.trainer,
         callbacks=[*callbacks, timer],

@@ -124,3 +124,30 @@ def test_tiny_bench_writes_json_and_markdown(tmp_path: Path) -> None:
     assert saved["results"]["tokenization"]["cached"]["cache_hits"] == {"train": True, "test": True}
     assert len(saved["results"]["loop"]["lightning"]["repeats"]) == 2
     assert "## 2. Padding" in (tmp_path / "out" / "bench.md").read_text()
+
+
+def test_mfu_counts_the_textbook_flops_and_reports(tmp_path: Path) -> None:
+    from benchmarks import mfu
+
+    settings = mfu.MfuSettings(
+        backbone="tiny_bert",
+        batch_size=4,
+        max_length=16,
+        warmup_steps=1,
+        steps=2,
+        peak_tflops=1.0,
+        work_dir=str(tmp_path / "work"),
+    )
+    mfu.main(
+        [f"--{k.replace('_', '-')}={v}" for k, v in vars(settings).items()]
+        + [f"--out={tmp_path / 'out'}"]
+    )
+    report = json.loads((tmp_path / "out" / "mfu.json").read_text())
+    # the counter sees every Linear and the attention products: the analytic count exactly
+    assert report["step_gflops"] == pytest.approx(report["analytic_step_gflops"], rel=1e-6)
+    assert report["mfu"] == pytest.approx(report["achieved_tflops"] / 1.0)
+    assert report["samples_per_s"] > 0 and report["peak_gpu_memory_gb"] is None
+    assert "| MFU |" in (tmp_path / "out" / "mfu.md").read_text()
+    assert mfu.peak_tflops(mfu.MfuSettings(), "NVIDIA H100 80GB HBM3") == 989.4
+    assert mfu.peak_tflops(mfu.MfuSettings(), "NVIDIA H100 PCIe") == 756.0
+    assert mfu.peak_tflops(mfu.MfuSettings(), "Some CPU") is None
