@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from src.active.report import normalised_aulc
+from src.active.report import normalised_aulc, paired_vs_reference
 from src.active_report import main
 from src.utils.errors import TextlabError
 
@@ -63,6 +63,35 @@ def test_report_gives_exact_aulc_mean_and_std(tmp_path: Path) -> None:
     assert at_300["runs"] == 2
     assert "| bald | 2 | 0.5500 ± 0.0707 |" in text  # best strategy first
     assert (tmp_path / "out" / "learning_curves.png").stat().st_size > 10_000
+
+
+def test_report_pairs_each_strategy_with_random_by_seed(tmp_path: Path) -> None:
+    from scipy import stats
+
+    sweep = write_sweep(tmp_path / "sweep")
+    text = main([str(sweep), "--out", str(tmp_path / "out")])
+    paired = pd.read_csv(tmp_path / "out" / "aulc_paired.csv").set_index("metric")
+    micro = paired.loc["test/f1_micro_tuned"]
+    # bald - random per seed: 0.50 - 0.35 = 0.15 and 0.60 - 0.45 = 0.15
+    assert micro["strategy"] == "bald" and micro["reference"] == "random"
+    assert micro["mean_difference"] == pytest.approx(0.15)
+    assert (micro["ahead"], micro["pairs"]) == (2, 2)
+    assert math.isnan(micro["p_value"])  # equal differences: no t-test
+    macro = paired.loc["test/f1_macro_tuned"]
+    assert macro["mean_difference"] == pytest.approx(0.075)
+    assert "## Paired against random" in text and "+0.1500 (ahead 2/2, p –)" in text
+    # a p-value where the differences vary: the paired t-test of scipy
+    per_run = pd.DataFrame(
+        {
+            "strategy": ["random"] * 3 + ["bald"] * 3,
+            "seed": [1, 2, 3] * 2,
+            "m": [0.2, 0.3, 0.4, 0.25, 0.32, 0.47],
+        }
+    )
+    row = paired_vs_reference(per_run, "random", ("m",)).iloc[0]
+    expected = stats.ttest_rel([0.25, 0.32, 0.47], [0.2, 0.3, 0.4]).pvalue
+    assert row["p_value"] == pytest.approx(expected) and row["ahead"] == 3
+    assert paired_vs_reference(per_run, "entropy", ("m",)).empty  # no such reference
 
 
 def test_report_without_runs_is_a_clear_error(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from scipy import stats  # noqa: E402
 
 from src.utils.errors import TextlabError  # noqa: E402
 
@@ -89,6 +90,41 @@ def aulc_summary(per_run: pd.DataFrame, metrics=METRICS) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def paired_vs_reference(
+    per_run: pd.DataFrame, reference: str = "random", metrics=METRICS
+) -> pd.DataFrame:
+    """Per strategy and metric: AULC minus the reference strategy's, seed by seed.
+
+    Runs with the same seed share the pool and the initial labelled set, so the per-seed
+    difference removes that source of variance. Reports the mean difference, the seeds where the
+    strategy is ahead, and a paired t-test's p-value (NaN below 2 pairs or with equal
+    differences). Empty when the reference strategy is absent.
+    """
+    rows: list[dict] = []
+    if reference not in set(per_run["strategy"]):
+        return pd.DataFrame(rows)
+    for metric in metrics:
+        table = per_run.pivot_table(index="seed", columns="strategy", values=metric)
+        for strategy in sorted(c for c in table.columns if c != reference):
+            pairs = table[[strategy, reference]].dropna()
+            diffs = (pairs[strategy] - pairs[reference]).to_numpy(float)
+            p_value = math.nan
+            if len(diffs) > 1 and np.ptp(diffs) > 1e-12:  # not equal up to rounding
+                p_value = float(stats.ttest_rel(pairs[strategy], pairs[reference]).pvalue)
+            rows.append(
+                {
+                    "strategy": strategy,
+                    "reference": reference,
+                    "metric": metric,
+                    "pairs": len(diffs),
+                    "mean_difference": float(diffs.mean()) if len(diffs) else math.nan,
+                    "ahead": int((diffs > 0).sum()),
+                    "p_value": p_value,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
 def curve_table(rounds: pd.DataFrame, metrics=METRICS) -> pd.DataFrame:
     """Mean and sample std over seeds of each metric, per strategy and labelled-set size."""
     grouped = rounds.groupby(["strategy", X], sort=True)[list(metrics)]
@@ -120,15 +156,45 @@ def _cell(mean: float, std: float) -> str:
     return "–" if math.isnan(mean) else f"{mean:.4f} ± {'–' if math.isnan(std) else f'{std:.4f}'}"
 
 
-def markdown(summary: pd.DataFrame, per_run: pd.DataFrame, metrics=METRICS) -> str:
+def markdown(
+    summary: pd.DataFrame,
+    per_run: pd.DataFrame,
+    metrics=METRICS,
+    paired: pd.DataFrame | None = None,
+) -> str:
     header = ["strategy", "runs", *(f"AULC {m}" for m in metrics)]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for _, row in summary.sort_values(f"{metrics[0]} mean", ascending=False).iterrows():
         cells = [_cell(row[f"{m} mean"], row[f"{m} std"]) for m in metrics]
         lines.append(f"| {row['strategy']} | {row['runs']} | " + " | ".join(cells) + " |")
     seeds = ", ".join(str(s) for s in sorted(per_run["seed"].unique()))
-    return (
+    text = (
         "# Active learning: area under the learning curve\n\n"
         "Normalised AULC (trapezoidal area under metric vs labelled rows, divided by the "
         f"labelled range), mean ± sample std over seeds {seeds}.\n\n" + "\n".join(lines) + "\n"
+    )
+    if paired is not None and len(paired):
+        text += _paired_markdown(paired, metrics)
+    return text
+
+
+def _paired_markdown(paired: pd.DataFrame, metrics) -> str:
+    reference = paired["reference"].iloc[0]
+    header = ["strategy", *(f"Δ AULC {m}" for m in metrics)]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for strategy, group in paired.groupby("strategy", sort=True):
+        cells = []
+        for metric in metrics:
+            row = group[group["metric"] == metric].iloc[0]
+            p = "–" if math.isnan(row["p_value"]) else f"{row['p_value']:.3f}"
+            cells.append(
+                f"{row['mean_difference']:+.4f} (ahead {row['ahead']}/{row['pairs']}, p {p})"
+            )
+        lines.append(f"| {strategy} | " + " | ".join(cells) + " |")
+    return (
+        f"\n## Paired against {reference}\n\n"
+        f"AULC minus {reference}'s AULC in the run with the same seed (same pool, same initial "
+        "set); mean over seeds, seeds where the strategy is ahead, paired t-test p-value.\n\n"
+        + "\n".join(lines)
+        + "\n"
     )
