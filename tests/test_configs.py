@@ -67,7 +67,7 @@ def test_callback_configs(make_cfg, callbacks: str) -> None:
 def test_backbone_configs(make_cfg, backbone: str) -> None:
     cfg = make_cfg(f"backbone={backbone}")
     OmegaConf.resolve(cfg)
-    if backbone in {"minilm", "tiny_bert", "tiny_distilbert"}:
+    if backbone in {"minilm", "tiny_bert", "tiny_distilbert", "bert_base_random"}:
         encoder = build(cfg.backbone.encoder)
         tokenizer = build(cfg.backbone.tokenizer)
         assert encoder.config.vocab_size == len(tokenizer)

@@ -155,14 +155,14 @@ def test_exported_model_reproduces_src_eval(learned_ckpt: Path, tmp_path: Path) 
 
 
 def test_tokenizer_in_export_matches_training_tokenizer(learned_ckpt: Path, tmp_path: Path):
-    from src.data.token_cache import _tokenize
+    from src.data.token_cache import tokenize
     from src.utils.instantiate import build
 
     out = export_run(learned_ckpt, "onnx", tmp_path / "onnx")
     texts, _ = jigsaw_test_rows(learned_ckpt)
     texts += ["", "x " * 5000, "Ünïcödé — emoji 🙂 and\ttabs\nnewlines"]
     tokenizer = build(load_run(learned_ckpt).cfg.backbone.tokenizer)
-    expected = _tokenize(texts, tokenizer, 32, batch_size=64)
+    expected = tokenize(texts, tokenizer, 32, batch_size=64)
     got = load_predictor(out).encoder.token_ids(texts)
     assert got == expected
     assert max(len(ids) for ids in got) == 32
