@@ -15,11 +15,16 @@ import os
 import subprocess
 import sys
 import time
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import ROOT, BenchSettings, peak_rss_mb
+from benchmarks.common import (
+    ROOT,
+    BenchSettings,
+    add_settings_flags,
+    peak_rss_mb,
+    settings_from_args,
+)
 
 RESULT_PREFIX = "BENCH_RESULT "
 PLAN: list[tuple[str, str]] = [
@@ -120,9 +125,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--one", nargs=2, metavar=("CASE", "CONFIG"), help=argparse.SUPPRESS)
     parser.add_argument("--settings", help=argparse.SUPPRESS)
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
-    for field in fields(BenchSettings):
-        flag = "--" + field.name.replace("_", "-")
-        parser.add_argument(flag, type=type(field.default), default=field.default)
+    add_settings_flags(parser, BenchSettings)
     return parser
 
 
@@ -132,7 +135,7 @@ def main(argv: list[str] | None = None) -> None:
         settings = BenchSettings(**json.loads(args.settings))
         print(RESULT_PREFIX + json.dumps(run_one(*args.one, settings)), flush=True)
         return
-    settings = BenchSettings(**{f.name: getattr(args, f.name) for f in fields(BenchSettings)})
+    settings = settings_from_args(args, BenchSettings)
     report = run_all(settings, Path(args.out))
     print(json.dumps(report["comparisons"], indent=2), flush=True)
 

@@ -6,12 +6,13 @@ figures are for what ``python -m src.train`` runs, not for a hand-made stand-in.
 
 from __future__ import annotations
 
+import argparse
 import os
 import resource
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,18 @@ class BenchSettings:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def add_settings_flags(parser: argparse.ArgumentParser, settings_class: type) -> None:
+    """One ``--flag-name`` per field of a settings dataclass, typed by its default."""
+    for field in fields(settings_class):
+        flag = "--" + field.name.replace("_", "-")
+        parser.add_argument(flag, type=type(field.default), default=field.default)
+
+
+def settings_from_args(args: argparse.Namespace, settings_class: type):
+    """The settings dataclass filled from the parsed flags of `add_settings_flags`."""
+    return settings_class(**{f.name: getattr(args, f.name) for f in fields(settings_class)})
 
 
 def compose_train_config(settings: BenchSettings, *overrides: str) -> DictConfig:

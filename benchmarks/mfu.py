@@ -13,16 +13,23 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from benchmarks.common import ROOT, BenchSettings, peak_rss_mb, use_threads
+from benchmarks.common import (
+    ROOT,
+    BenchSettings,
+    add_settings_flags,
+    peak_rss_mb,
+    settings_from_args,
+    use_threads,
+)
 from benchmarks.report import machine
-from benchmarks.training import _first_batches, _model_and_data, lightning_loop, pad_to
+from benchmarks.training import first_batches, lightning_loop, model_and_data, pad_to
 
 #: dense (no sparsity) bf16 tensor-core peaks from NVIDIA's data sheets, TFLOP/s; matched
 #: against torch.cuda.get_device_name() in this order
@@ -101,12 +108,12 @@ def run(settings: MfuSettings) -> dict[str, Any]:
         precision=settings.precision,
         work_dir=settings.work_dir,
     )
-    cfg, model, datamodule = _model_and_data(
+    cfg, model, datamodule = model_and_data(
         bench, settings.max_length, f"trainer={settings.trainer}", "logger=none"
     )
     pad_id = datamodule.tokenizer.pad_token_id
     total = settings.warmup_steps + settings.steps
-    batches = [pad_to(b, settings.max_length, pad_id) for b in _first_batches(datamodule, total)]
+    batches = [pad_to(b, settings.max_length, pad_id) for b in first_batches(datamodule, total)]
     flops = training_step_flops(model, batches[0])
     seconds = lightning_loop(model, batches, settings.warmup_steps, cfg, "none")
     on_gpu = next(model.parameters()).device.type == "cuda"
@@ -149,11 +156,9 @@ def markdown(report: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
-    for field in fields(MfuSettings):
-        flag = "--" + field.name.replace("_", "-")
-        parser.add_argument(flag, type=type(field.default), default=field.default)
+    add_settings_flags(parser, MfuSettings)
     args = parser.parse_args(argv)
-    settings = MfuSettings(**{f.name: getattr(args, f.name) for f in fields(MfuSettings)})
+    settings = settings_from_args(args, MfuSettings)
     report = run(settings)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -25,7 +25,7 @@ from src.utils.instantiate import build, build_datamodule, instantiate_group
 PADDING_STRATEGIES = ("pad_to_max_length", "dynamic", "dynamic_bucketed")
 
 
-def _model_and_data(settings: BenchSettings, max_length: int, *overrides: str):
+def model_and_data(settings: BenchSettings, max_length: int, *overrides: str):
     cfg = compose_train_config(settings, f"data.max_length={max_length}", *overrides)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = build_datamodule(cfg.data)
@@ -35,7 +35,7 @@ def _model_and_data(settings: BenchSettings, max_length: int, *overrides: str):
     return cfg, model, datamodule
 
 
-def _first_batches(datamodule, count: int) -> list[dict[str, torch.Tensor]]:
+def first_batches(datamodule, count: int) -> list[dict[str, torch.Tensor]]:
     batches = []
     for batch in datamodule.train_dataloader():
         batches.append(batch)
@@ -123,10 +123,8 @@ def loop_case(settings: BenchSettings, loop: str) -> dict[str, Any]:
     use_threads(settings.threads)
     total = settings.warmup_steps + settings.train_steps
     logger = "aim" if loop == "lightning" else "none"
-    cfg, model, datamodule = _model_and_data(
-        settings, settings.train_max_length, f"logger={logger}"
-    )
-    batches = _first_batches(datamodule, total)
+    cfg, model, datamodule = model_and_data(settings, settings.train_max_length, f"logger={logger}")
+    batches = first_batches(datamodule, total)
     if loop == "lightning":
         seconds = lightning_loop(model, batches, settings.warmup_steps, cfg, logger)
     else:
@@ -154,7 +152,7 @@ def padding_case(settings: BenchSettings, strategy: str) -> dict[str, Any]:
     bucketing = f"data.bucketing.enabled={strategy == 'dynamic_bucketed'}"
     chunks = f"data.bucketing.chunk_batches={settings.chunk_batches}"
     width = settings.padding_max_length
-    cfg, model, datamodule = _model_and_data(settings, width, "logger=none", bucketing, chunks)
+    cfg, model, datamodule = model_and_data(settings, width, "logger=none", bucketing, chunks)
     loader = datamodule.train_dataloader()
     assert isinstance(loader.batch_sampler, BucketBatchSampler) == (strategy == "dynamic_bucketed")
     epoch = list(loader)

@@ -30,7 +30,7 @@ from src.active.round_model import build_round_model, fit_round
 from src.active.settings import ActiveSettings, build_strategy
 from src.active.strategies.base import PoolView, Strategy
 from src.active.tracking import AimRounds, write_rounds_csv
-from src.callbacks.prior_bias import set_prior_bias
+from src.callbacks.prior_bias import sequence_task, set_prior_bias
 from src.data.collate import TokenizedDataset
 from src.pipeline.run_folder import write_json, write_resolved_config
 from src.utils.accelerator import check_accelerator
@@ -159,7 +159,8 @@ def _run_round(
     model = build_round_model(cfg, exp.label_names, settings, previous)
     rows = exp.pool_rows[labelled]
     if settings.prior_bias and settings.fresh_head(round_index):
-        set_prior_bias(model, exp.train_split.labels[rows], "active.prior_bias")
+        task = sequence_task(model, "active.prior_bias")
+        set_prior_bias(model, exp.train_split.labels[rows], task)
     fit_round(cfg, model, exp.train_split, rows, exp.batch_size, exp.pad_token_id)
     trained = time.time()
     scores, thresholds = evaluate_round(

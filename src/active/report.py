@@ -16,8 +16,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from scipy import stats  # noqa: E402
 
+from src.report.compare import paired_t_test  # noqa: E402
 from src.utils.errors import TextlabError  # noqa: E402
 
 METRICS = ("test/f1_micro_tuned", "test/f1_macro_tuned", "test/auc_macro")
@@ -108,9 +108,7 @@ def paired_vs_reference(
         for strategy in sorted(c for c in table.columns if c != reference):
             pairs = table[[strategy, reference]].dropna()
             diffs = (pairs[strategy] - pairs[reference]).to_numpy(float)
-            p_value = math.nan
-            if len(diffs) > 1 and np.ptp(diffs) > 1e-12:  # not equal up to rounding
-                p_value = float(stats.ttest_rel(pairs[strategy], pairs[reference]).pvalue)
+            _, p_value = paired_t_test(pairs[strategy], pairs[reference])
             rows.append(
                 {
                     "strategy": strategy,

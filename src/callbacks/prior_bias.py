@@ -46,10 +46,10 @@ def sequence_task(module: L.LightningModule, option: str) -> str:
     return task
 
 
-def set_prior_bias(module: L.LightningModule, labels: np.ndarray, option: str) -> None:
-    """Set the output bias of a sequence classifier to the priors of ``labels``; ``option``
-    names the config switch, for the error on other models."""
-    bias = prior_logits(np.asarray(labels), sequence_task(module, option))
+def set_prior_bias(module: L.LightningModule, labels: np.ndarray, task: str) -> None:
+    """Set the output bias of a sequence classifier (checked by `sequence_task`) to the priors
+    of ``labels``."""
+    bias = prior_logits(np.asarray(labels), task)
     layer = output_layer(module)
     with torch.no_grad():
         layer.bias.copy_(torch.as_tensor(bias, dtype=layer.bias.dtype))
@@ -64,6 +64,5 @@ class PriorBiasInit(L.Callback):
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if not self.enabled or trainer.ckpt_path:  # resumed: the checkpoint's bias wins
             return
-        option = "callbacks.prior_bias_init.enabled"
-        sequence_task(pl_module, option)
-        set_prior_bias(pl_module, trainer.datamodule.train_dataset.labels, option)
+        task = sequence_task(pl_module, "callbacks.prior_bias_init.enabled")
+        set_prior_bias(pl_module, trainer.datamodule.train_dataset.labels, task)

@@ -155,7 +155,7 @@ class MultilabelDataModule(L.LightningDataModule, ABC):
         PaddingCollator(self.tokenizer.pad_token_id)  # fails clearly without a pad token
         self._load("train")
         self._load("test")
-        if self._has_val_split():
+        if self.has_official_val:
             self._load("val")
 
     def prepare_data(self) -> None:
@@ -163,7 +163,7 @@ class MultilabelDataModule(L.LightningDataModule, ABC):
         self.validate_inputs()
         self._token_ids("train")
         self._token_ids("test")
-        if self._has_val_split():
+        if self.has_official_val:
             self._token_ids("val")
 
     def setup(self, stage: str | None = None) -> None:
@@ -215,7 +215,7 @@ class MultilabelDataModule(L.LightningDataModule, ABC):
         """
         if split not in ("train", "val", "test"):
             raise TextlabError(f"unknown split {split!r}; use train, val or test")
-        if split == "test" or self._has_val_split():
+        if split == "test" or self.has_official_val:
             rows = self._load(split)
         else:  # validation is a hold-out of train: the same indices as _build_train_val
             rows = self._load("train")
@@ -279,11 +279,8 @@ class MultilabelDataModule(L.LightningDataModule, ABC):
             self._data_hash = digest.hexdigest()
         return self._data_hash
 
-    def _has_val_split(self) -> bool:
-        return self.has_official_val
-
     def _build_train_val(self) -> None:
-        if self._has_val_split():
+        if self.has_official_val:
             self._build_official_train_val()
             return
         rows = self._load("train")

@@ -56,6 +56,16 @@ def bootstrap_ci(
     return float(np.quantile(means, tail)), float(np.quantile(means, 1 - tail))
 
 
+def paired_t_test(treatment: pd.Series, control: pd.Series) -> tuple[float, float]:
+    """(t statistic, p-value) of a paired t-test; NaN with fewer than 2 pairs or when every
+    difference is the same (up to rounding), where the test is undefined."""
+    diffs = (treatment - control).to_numpy(float)
+    if len(diffs) < 2 or np.ptp(diffs) <= 1e-12:
+        return np.nan, np.nan
+    test = stats.ttest_rel(treatment, control)
+    return float(test.statistic), float(test.pvalue)
+
+
 def paired_differences(
     runs: pd.DataFrame, treatment: str = "mean", control: str = "cls", metrics=METRICS
 ) -> list[PairedDifference]:
@@ -73,11 +83,7 @@ def paired_differences(
             diffs = (pairs[treatment] - pairs[control]).to_numpy(float)
             if len(diffs) == 0:
                 continue
-            if len(diffs) > 1 and np.ptp(diffs) > 0:
-                test = stats.ttest_rel(pairs[treatment], pairs[control])
-                t_stat, p_value = float(test.statistic), float(test.pvalue)
-            else:
-                t_stat, p_value = np.nan, np.nan
+            t_stat, p_value = paired_t_test(pairs[treatment], pairs[control])
             low, high = bootstrap_ci(diffs)
             results.append(
                 PairedDifference(
