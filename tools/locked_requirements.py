@@ -1,10 +1,21 @@
-"""Print pip pins for packages that poetry must not install (torch and what needs it).
+"""Pins from poetry.lock for the packages that poetry must not install (torch and what needs it).
 
 Poetry ignores pip's local find-links and would replace the local CPU torch wheel with
 the multi-GB CUDA build, so those packages are locked by poetry but installed by pip.
-Usage: python3 tools/locked_requirements.py constraints|torch-group
+
+  constraints                      name==version for every locked package (pip -c)
+  torch-group                      name==version for the torch group
+  torch-group --hashes [--report R]
+                                   the same with the lock's sha256 of every file, for
+                                   pip --require-hashes; R (a `pip install --dry-run --report`
+                                   JSON) adds the dependencies pip resolved, pinned the same way
+  check-wheel WHEEL [SHA256 ...]   check a wheel's sha256 against the lock (see check_wheel)
 """
 
+import argparse
+import hashlib
+import json
+import re
 import sys
 import tomllib
 from pathlib import Path
@@ -12,22 +23,115 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def locked_versions() -> dict[str, str]:
-    lock = tomllib.loads((ROOT / "poetry.lock").read_text())
-    return {pkg["name"]: pkg["version"] for pkg in lock["package"]}
+def normalize(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def torch_group() -> list[str]:
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+def load_lock(lock_path: Path = ROOT / "poetry.lock") -> list[dict]:
+    return tomllib.loads(lock_path.read_text())["package"]
+
+
+def locked_versions(lock: list[dict] | None = None) -> dict[str, str]:
+    return {pkg["name"]: pkg["version"] for pkg in lock or load_lock()}
+
+
+def locked_hashes(lock: list[dict], name: str, version: str) -> list[str]:
+    """The sha256 of every file poetry locked for name==version (PyPI's files)."""
+    for pkg in lock:
+        if normalize(pkg["name"]) == normalize(name) and pkg["version"] == version:
+            return [f["hash"] for f in pkg["files"] if f["hash"].startswith("sha256:")]
+    raise SystemExit(f"{name}=={version} is not in poetry.lock")
+
+
+def torch_group(pyproject_path: Path = ROOT / "pyproject.toml") -> list[str]:
+    project = tomllib.loads(pyproject_path.read_text())
     return list(project["tool"]["poetry"]["group"]["torch"]["dependencies"])
 
 
-def main(what: str) -> None:
-    versions = locked_versions()
-    names = sorted(versions) if what == "constraints" else torch_group()
-    for name in names:
-        print(f"{name}=={versions[name]}")
+def report_pins(report_path: Path) -> dict[str, str]:
+    """name -> version of what a `pip install --dry-run --report` would install."""
+    report = json.loads(report_path.read_text())
+    return {
+        normalize(item["metadata"]["name"]): item["metadata"]["version"]
+        for item in report["install"]
+    }
+
+
+def hashed_requirements(
+    lock: list[dict], group: list[str], report: dict[str, str] | None = None
+) -> list[str]:
+    versions = {normalize(name): version for name, version in locked_versions(lock).items()}
+    lines = ["# torch group, pinned and hashed from poetry.lock"]
+    for name in group:
+        version = versions[normalize(name)]
+        hashes = " ".join(f"--hash={h}" for h in locked_hashes(lock, name, version))
+        lines.append(f"{name}=={version} {hashes}")
+    deps = sorted(set(report or {}) - {normalize(name) for name in group})
+    if deps:
+        lines.append("# their dependencies that pip resolved, pinned and hashed from poetry.lock")
+    for name in deps:
+        version = report[name]
+        if versions.get(name) != version:
+            raise SystemExit(
+                f"pip resolved {name}=={version}; poetry.lock holds {versions.get(name)}"
+            )
+        hashes = " ".join(f"--hash={h}" for h in locked_hashes(lock, name, version))
+        lines.append(f"{name}=={version} {hashes}")
+    return lines
+
+
+def check_wheel(lock: list[dict], wheel: Path, extra: list[str]) -> str:
+    """Accept a wheel whose sha256 the lock (or an explicit SHA256) vouches for.
+
+    poetry.lock holds only PyPI's files, so a local-version build (torch 2.13.0+cpu) cannot
+    be in it: without an explicit SHA256 such a wheel passes on its version alone, said
+    loudly. A wheel without a local version claims to be PyPI's file and must match the lock.
+    """
+    name, version = wheel.name.split("-")[:2]
+    public, _, local = version.partition("+")
+    locked = {normalize(n): v for n, v in locked_versions(lock).items()}
+    if locked.get(normalize(name)) != public:
+        raise SystemExit(f"{wheel.name}: poetry.lock holds {name}=={locked.get(normalize(name))}")
+    with wheel.open("rb") as f:
+        digest = "sha256:" + hashlib.file_digest(f, "sha256").hexdigest()
+    if digest in locked_hashes(lock, name, public):
+        return f"{wheel.name}: {digest} matches poetry.lock"
+    if digest in {"sha256:" + h.removeprefix("sha256:") for h in extra}:
+        return f"{wheel.name}: {digest} matches TORCH_SHA256"
+    if extra or not local:
+        raise SystemExit(f"{wheel.name}: {digest} matches neither poetry.lock nor TORCH_SHA256")
+    return (
+        f"WARNING: {wheel.name} is checked by version only: poetry.lock holds PyPI's files, "
+        f"not this +{local} build. To pin it: make env TORCH_SHA256={digest[len('sha256:') :]}"
+    )
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "what",
+        nargs="?",
+        default="torch-group",
+        choices=["constraints", "torch-group", "check-wheel"],
+    )
+    parser.add_argument("args", nargs="*", help="check-wheel: WHEEL [SHA256 ...]")
+    parser.add_argument("--hashes", action="store_true")
+    parser.add_argument("--report", type=Path)
+    opts = parser.parse_args(argv)
+    lock = load_lock()
+    versions = locked_versions(lock)
+    if opts.what == "check-wheel":
+        if not opts.args:
+            parser.error("check-wheel needs WHEEL")
+        print(check_wheel(lock, Path(opts.args[0]), opts.args[1:]))
+    elif opts.what == "torch-group" and opts.hashes:
+        report = report_pins(opts.report) if opts.report else None
+        print("\n".join(hashed_requirements(lock, torch_group(), report)))
+    else:
+        names = sorted(versions) if opts.what == "constraints" else torch_group()
+        for name in names:
+            print(f"{name}=={versions[name]}")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "torch-group")
+    main(sys.argv[1:])

@@ -1,1 +1,0 @@
-"""Diagnostic plots of a run, drawn with matplotlib's object API (Agg canvas, no pyplot state)."""
