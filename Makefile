@@ -66,7 +66,7 @@ lint: env
 
 # the Aim UI over the project's .aim on http://127.0.0.1:43800 (Ctrl-C stops it and its children)
 aim-ui: env
-	$(PY) -m src.aim_ui --repo .
+	$(PY) -m src.aim_ui repo=.
 
 # the benchmarks (MiniLM, about 10 minutes on 2 CPU cores) -> benchmarks/results/bench.{json,md}
 bench: env

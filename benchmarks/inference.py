@@ -1,8 +1,8 @@
 """Case 4: inference throughput, PyTorch eager fp32 / bf16 vs ONNX Runtime fp32 / int8.
 
 All four score the same batches of Jigsaw test rows (tokenised beforehand, dynamic padding),
-with the same thread count; the ONNX files come from ``src/export`` (the TorchScript exporter
-and onnxruntime's dynamic int8 quantisation, as ``python -m src.export`` writes them).
+with the same thread count; the ONNX files come from ``src.deploy.export`` (the TorchScript
+exporter and onnxruntime's dynamic int8 quantisation, as ``python -m src.export`` writes them).
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ import numpy as np
 import torch
 
 from benchmarks.common import BenchSettings, autocast, compose_train_config, use_threads
-from src.export.onnx import ONNX_FILE, export_onnx
-from src.export.quantize import INT8_FILE, quantize_onnx
-from src.utils.instantiate import build, build_datamodule
+from src.config import build, build_datamodule
+from src.deploy.export import export_onnx, quantize_onnx
+from src.deploy.folder import INT8_FILE, ONNX_FILE
 
 VARIANTS = ("eager_fp32", "eager_bf16", "onnx_fp32", "onnx_int8")
 WARMUP_BATCHES = 2

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import BenchSettings, compose_train_config, use_threads
+from src.config import build_datamodule
 from src.data import token_cache
-from src.utils.instantiate import build_datamodule
 
 
 def token_cache_dir(settings: BenchSettings) -> Path:

@@ -13,14 +13,13 @@ from typing import Any
 import lightning.pytorch as L
 import numpy as np
 import torch
-from lightning.pytorch.callbacks import Callback, TQDMProgressBar
+from lightning.pytorch.callbacks import Callback, LearningRateMonitor, TQDMProgressBar
 from torch.utils.data import DataLoader
 
 from benchmarks.common import BenchSettings, autocast, compose_train_config, use_threads
-from src.data.bucketing import BucketBatchSampler
-from src.models.optim import decay_groups, linear_warmup_decay
-from src.pipeline.training import without_logger_callbacks
-from src.utils.instantiate import build, build_datamodule, instantiate_group
+from src.config import build, build_datamodule, instantiate_group
+from src.data.batching import BucketBatchSampler
+from src.models.module import decay_groups, linear_warmup_decay
 
 PADDING_STRATEGIES = ("pad_to_max_length", "dynamic", "dynamic_bucketed")
 
@@ -101,7 +100,8 @@ def lightning_loop(
     timer = StepTimer(warmup, len(batches) - warmup)
     callbacks = [c for c in instantiate_group(cfg.callbacks) if not isinstance(c, TQDMProgressBar)]
     loggers = instantiate_group(cfg.get("logger"))
-    callbacks = without_logger_callbacks(callbacks, loggers)
+    if not loggers:  # LearningRateMonitor needs a logger
+        callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
     trainer = build(
         cfg.trainer,
         callbacks=[*callbacks, timer],

@@ -1,4 +1,4 @@
-"""`python -m src.aim_ui [--repo DIR] [--port 43800]`: browse the Aim repo on loopback.
+"""`python -m src.aim_ui [repo=DIR] [port=43800]`: browse the Aim repo on loopback.
 
 `aim up` starts a uvicorn child that survives a plain kill of its parent, so the UI runs in
 its own session (process group) and stopping it (Ctrl-C, SIGTERM) ends the whole group.
@@ -6,7 +6,6 @@ its own session (process group) and stopping it (Ctrl-C, SIGTERM) ends the whole
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import os
 import signal
@@ -16,17 +15,13 @@ import time
 import urllib.request
 from pathlib import Path
 
-from src.utils.errors import TextlabError
-from src.utils.user_errors import report_user_errors
+import hydra
+from omegaconf import DictConfig
+
+from src.errors import TextlabError, report_user_errors
+from src.runs.tracking import reindex
 
 AIM = str(Path(sys.executable).parent / "aim")
-
-
-def reindex(repo: str | Path) -> None:
-    """Runs become visible to the UI and to ``Repo.iter_runs`` only once indexed."""
-    subprocess.run(
-        [AIM, "storage", "--repo", str(repo), "reindex", "-y"], check=True, capture_output=True
-    )
 
 
 def start_aim_ui(repo: str | Path, host: str = "127.0.0.1", port: int = 43800) -> subprocess.Popen:
@@ -80,18 +75,14 @@ def stop_aim_ui(process: subprocess.Popen, grace: float = 10.0) -> None:
             return
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m src.aim_ui", description=__doc__)
-    parser.add_argument("--repo", default=os.environ.get("PROJECT_ROOT", "."))
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=43800)
-    args = parser.parse_args(argv)
+@hydra.main(version_base="1.3", config_path="../conf", config_name="aim_ui")
+def main(cfg: DictConfig) -> None:
     with report_user_errors():
-        process = start_aim_ui(args.repo, args.host, args.port)
+        process = start_aim_ui(cfg.repo, cfg.host, cfg.port)
         signal.signal(signal.SIGTERM, lambda *_: stop_aim_ui(process) or sys.exit(0))
         try:
-            wait_until_up(f"http://{args.host}:{args.port}/")
-            print(f"Aim UI: http://{args.host}:{args.port}/  (Ctrl-C stops it)", flush=True)
+            wait_until_up(f"http://{cfg.host}:{cfg.port}/")
+            print(f"Aim UI: http://{cfg.host}:{cfg.port}/  (Ctrl-C stops it)", flush=True)
             process.wait()
         except KeyboardInterrupt:
             pass

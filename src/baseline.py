@@ -1,23 +1,97 @@
 """`python -m src.baseline data=<set> baseline=<dummy|tfidf_lr|frozen_lr>`: a non-neural or
 frozen-encoder baseline on the neural run's splits, scored with the same metric code.
 
-In a multirun (`-m`), a job that fails is recorded as failed in its folder and the sweep goes
-on; a single run fails loudly (one line for user errors).
+Wiring only: the task (``data.task``) fits and scores, the baseline (``conf/baseline/``)
+featurises and supplies the estimator (``src.baselines``). The run folder holds what a training
+run's does (``config.yaml``, ``run_info.json``, ``metrics.json``), plus the val/test
+predictions and, for multi-label, ``thresholds.json``. In a multirun (``-m``) a failing job is
+recorded in its folder and the sweep goes on; a single run fails in one line.
 """
 
 from __future__ import annotations
 
+import logging
 import math
-import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+import hydra
+import numpy as np
+from omegaconf import DictConfig
 
-import hydra  # noqa: E402
-from omegaconf import DictConfig  # noqa: E402
+from src.baselines.estimators import fit_predict, sklearn_threads, threshold_settings
+from src.config import build, build_datamodule
+from src.runs.files import write_json
+from src.runs.lifecycle import Run, run_job
+from src.tasks import task_class
+from src.tasks.base import TOKENS, Task
+from src.tasks.multilabel import THRESHOLDS_FILE
 
-from src.baselines.report import format_baseline_summary  # noqa: E402
-from src.baselines.runner import run_baseline  # noqa: E402
-from src.pipeline.failures import run_job  # noqa: E402
+log = logging.getLogger(__name__)
+SPLITS = ("train", "val", "test")
+PREDICTIONS_NPZ = "predictions.npz"
+PREDICTIONS_JSON = "predictions.json"
+
+
+def run_baseline(cfg: DictConfig) -> dict[str, Any]:
+    """Run the baseline ``cfg.baseline`` on ``cfg.data``; returns the metrics.json summary."""
+    # settings first: a bad value fails in one line, before seeding or reading any data
+    threshold_metric, default_threshold = threshold_settings(cfg.get("thresholds"))
+    threads = sklearn_threads(cfg.get("sklearn_threads", 1))
+    task: Task = build(cfg.data.task)
+    baseline = build(cfg.baseline)  # builds no encoder yet: nothing random is drawn
+    with Run(cfg) as run:
+        datamodule = build_datamodule(cfg.data)
+        datamodule.prepare_data()  # reads and validates every file
+        splits = {split: datamodule.raw_split(split) for split in SPLITS}
+        run.record_start(datamodule.data_files())
+
+        log.info("baseline %s on %s (%s)", baseline.name, cfg.data._target_, task.name)
+        predictions, timings = fit_predict(baseline, task, splits, threads)
+        metrics, thresholds = task.score_baseline(
+            predictions, splits, threshold_metric, default_threshold
+        )
+        if thresholds is not None:
+            write_json(run.dir / THRESHOLDS_FILE, thresholds)
+        write_predictions(run.dir, task, predictions)
+        finite = {k: float(v) for k, v in metrics.items() if v is not None and math.isfinite(v)}
+        for logger in run.loggers:
+            logger.log_metrics(finite, step=0)
+        return run.finish(
+            metrics,
+            baseline=baseline.name,
+            task=task.name,
+            rows={split: len(splits[split].texts) for split in SPLITS},
+            timings=timings,
+        )
+
+
+def write_predictions(run_dir: Path, task: Task, predictions: dict[str, Any]) -> Path:
+    """``predictions.json`` (tags per word) or ``predictions.npz`` (val/test probabilities)."""
+    if task.output == TOKENS:
+        return write_json(run_dir / PREDICTIONS_JSON, predictions)
+    path = run_dir / PREDICTIONS_NPZ
+    np.savez_compressed(path, **{split: np.asarray(p) for split, p in predictions.items()})
+    return path
+
+
+def format_summary(summary: dict[str, Any], output_dir: str, headline: Sequence[str]) -> str:
+    """A baseline's headline numbers, val and test side by side, where a person will see them."""
+    metrics = summary.get("metrics", {})
+    lines = [
+        "",
+        f"baseline {summary.get('baseline')} ({summary.get('task')})",
+        f"{'metric':<16}{'val':>10}{'test':>10}",
+    ]
+    for name in headline:
+        row = [metrics.get(f"{split}/{name}") for split in ("val", "test")]
+        if any(value is not None for value in row):
+            cells = "".join(f"{v:>10.4f}" if v is not None else f"{'-':>10}" for v in row)
+            lines.append(f"{name:<16}{cells}")
+    lines.append(f"run folder: {output_dir}")
+    lines.append(f"wall time: {summary.get('wall_time_s', 0):.0f} s")
+    return "\n".join(lines)
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="baseline")
@@ -26,7 +100,8 @@ def main(cfg: DictConfig) -> float | None:
     summary = run_job(run_baseline, cfg, cfg.paths.output_dir)
     if summary is None:  # a failed sweep job, recorded in its folder
         return math.nan
-    print(format_baseline_summary(summary, cfg.paths.output_dir), flush=True)
+    headline = task_class(summary["task"]).headline
+    print(format_summary(summary, cfg.paths.output_dir, headline), flush=True)
     return summary["metrics"].get(cfg.objective)
 
 

@@ -1,41 +1,54 @@
-"""`python -m src.compare <multirun folder> [--out DIR]`: compare configurations over seeds.
+"""`python -m src.compare sweep=<multirun folder> [out=DIR] [title=...]`: compare the
+configurations of a sweep over seeds (mean ± std per cell, each pooling paired by seed with
+[CLS]: t-test, bootstrap interval, Holm correction across poolers).
 
-Prints and writes `comparison.md` and `comparison.png` (into the folder unless --out).
+Writes ``comparison.md``, ``comparison.png`` and ``runs.csv`` (into the sweep folder unless
+``out``) and prints the markdown.
 """
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
+import hydra
+from omegaconf import DictConfig
+
+from src.errors import TextlabError, report_user_errors
 from src.report.compare import paired_differences, summarise
 from src.report.render import plot_comparison, report_markdown
 from src.report.runs import load_runs
-from src.utils.user_errors import report_user_errors
+
+OUTPUTS = ("comparison.md", "comparison.png", "runs.csv")
 
 
-def main(argv: list[str] | None = None) -> str:
-    parser = argparse.ArgumentParser(prog="python -m src.compare", description=__doc__)
-    parser.add_argument("folder", type=Path, help="a multirun folder: logs/<task>/multiruns/<time>")
-    parser.add_argument("--out", type=Path, default=None, help="where to write (default: folder)")
-    parser.add_argument("--title", default=None)
-    args = parser.parse_args(argv)
-    with report_user_errors():
-        runs = load_runs(args.folder)
-    out = args.out or args.folder
+def compare(
+    sweep: str | Path | None, out: str | Path | None = None, title: str | None = None
+) -> str:
+    """Write the comparison of a multirun folder's jobs; returns the markdown."""
+    if not sweep:
+        raise TextlabError(
+            "sweep is required: python -m src.compare sweep=logs/<task>/multiruns/<time>"
+        )
+    sweep = Path(sweep)
+    runs = load_runs(sweep)
+    out = Path(out) if out else sweep
     out.mkdir(parents=True, exist_ok=True)
     markdown = report_markdown(
-        args.title or f"Comparison of {args.folder}",
-        runs,
-        summarise(runs),
-        paired_differences(runs),
+        title or f"Comparison of {sweep}", runs, summarise(runs), paired_differences(runs)
     )
-    (out / "comparison.md").write_text(markdown)
-    plot_comparison(runs, out / "comparison.png")
-    runs.to_csv(out / "runs.csv", index=False)
-    print(markdown)
-    print(f"written: {out / 'comparison.md'}, {out / 'comparison.png'}, {out / 'runs.csv'}")
+    (out / OUTPUTS[0]).write_text(markdown)
+    plot_comparison(runs, out / OUTPUTS[1])
+    runs.to_csv(out / OUTPUTS[2], index=False)
     return markdown
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="compare")
+def main(cfg: DictConfig) -> None:
+    with report_user_errors():
+        markdown = compare(cfg.sweep, cfg.out, cfg.title)
+    out = Path(cfg.out or cfg.sweep)
+    print(markdown)
+    print("written: " + ", ".join(str(out / name) for name in OUTPUTS), flush=True)
 
 
 if __name__ == "__main__":

@@ -1,35 +1,146 @@
-"""`python -m src.eval ckpt_path=<run>/checkpoints/best.ckpt [thresholds=tuned|0.5] [split=test]`:
-score a trained checkpoint at 0.5 and at its tuned thresholds; writes eval.json to its own run
-folder (logs/eval/runs/<time>/)."""
+"""`python -m src.eval ckpt_path=<run|checkpoint|latest> [split=test|val] [thresholds=tuned|0.5]`:
+score a trained run's checkpoint again, on its own data, exactly as its training run did.
+
+Every task gets its own scores (what training logged); multi-label runs are also scored at the
+run's tuned per-label thresholds (``thresholds.json``) with the calibration error. Writes
+``eval.json`` into this command's own run folder (``logs/eval/runs/<time>/``).
+"""
 
 from __future__ import annotations
 
-import os
+import logging
+from pathlib import Path
+from typing import Any
 
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+import hydra
+from omegaconf import DictConfig
 
-from pathlib import Path  # noqa: E402
+from src.callbacks.analyses import evaluate_predictions, inference_trainer, predict_split
+from src.config import build_datamodule
+from src.errors import TextlabError
+from src.metrics.calibration import per_label_ece
+from src.runs.files import RUN_INFO_FILE, file_sha256, read_json_file, write_json
+from src.runs.lifecycle import Run, run_job
+from src.runs.loading import load_run, resolve_checkpoint
+from src.tasks.multilabel import parse_threshold_option, read_thresholds
 
-import hydra  # noqa: E402
-from omegaconf import DictConfig  # noqa: E402
+log = logging.getLogger(__name__)
+SPLITS = ("val", "test")
+COLUMNS = ("precision", "recall", "f1", "auc")
 
-from src.pipeline.eval_table import format_evaluation  # noqa: E402
-from src.pipeline.evaluation import evaluate_checkpoint  # noqa: E402
-from src.pipeline.run_folder import write_json  # noqa: E402
-from src.pipeline.statistics import json_clean  # noqa: E402
-from src.utils.user_errors import report_user_errors  # noqa: E402
+
+def evaluate_checkpoint(
+    ckpt_path: str | Path,
+    thresholds: Any = "tuned",
+    split: str = "test",
+    default: float = 0.5,
+    ece_bins: int = 15,
+) -> dict[str, Any]:
+    """Rebuild a run's model and data from its folder and score one split."""
+    if split not in SPLITS:
+        raise TextlabError(f"split must be one of {list(SPLITS)}, got {split!r}")
+    fixed = parse_threshold_option(thresholds)
+    run = load_run(ckpt_path)
+    model, label_names = run.model, list(run.model.label_names)
+    datamodule = build_datamodule(run.cfg.data)
+    datamodule.prepare_data()
+    warn_if_data_changed(run.run_dir, datamodule.data_files())
+    datamodule.setup("fit" if split == "val" else "test")
+    loader = datamodule.val_dataloader() if split == "val" else datamodule.test_dataloader()
+    trainer_cfg = run.cfg.get("trainer", {})
+    accelerator, precision = trainer_cfg.get("accelerator"), trainer_cfg.get("precision")
+    report: dict[str, Any] = {
+        "checkpoint": str(ckpt_path),
+        "split": split,
+        "task": model.task.name,
+        "data_files": [str(path) for path in datamodule.data_files()],
+    }
+    if not model.task.per_label_thresholds:
+        trainer = inference_trainer(accelerator, precision)
+        scores = trainer.test(model, dataloaders=loader, verbose=False)[0]
+        prefix = "test/"
+        report["rows"] = len(loader.dataset)
+        report["scores"] = {"default": {k[len(prefix) :]: v for k, v in scores.items()}}
+        return report
+    tuned = read_thresholds(run.run_dir, label_names) if fixed is None else None
+    threshold = default if fixed is None else fixed
+    predictions = predict_split(model, loader, accelerator, precision)
+    report.update(
+        rows=len(predictions.targets),
+        thresholds=tuned if tuned is not None else dict.fromkeys(label_names, fixed),
+        default_threshold=threshold,
+        scores=evaluate_predictions(predictions, label_names, tuned, threshold),
+        ece=per_label_ece(predictions.probs, predictions.targets, label_names, ece_bins),
+    )
+    return report
+
+
+def warn_if_data_changed(run_dir: Path, data_files: list[Path]) -> list[str]:
+    """Warn when a data file's content differs from what the run was trained and scored on
+    (``run_info.json``): the scores then describe other data. Returns the changed files."""
+    recorded = (read_json_file(run_dir / RUN_INFO_FILE) or {}).get("data_files", {})
+    changed = [
+        str(path)
+        for path in data_files
+        if str(path) in recorded and recorded[str(path)] != file_sha256(path)
+    ]
+    if changed:
+        log.warning(
+            "data files changed since the run was trained (sha256 differs from %s): %s; the "
+            "scores below are for the current files",
+            run_dir / RUN_INFO_FILE,
+            ", ".join(changed),
+        )
+    return changed
+
+
+def _cell(value: float | None) -> str:
+    return f"{value:>10.4f}" if isinstance(value, float) and value == value else f"{'-':>10}"
+
+
+def format_evaluation(report: dict[str, Any], label_names: list[str]) -> str:
+    """A plain-text report: per threshold set, rows = labels + macro + micro, columns =
+    P / R / F1 / AUC (multi-label), or the task's scores one per line."""
+    lines = [f"{report['split']} split, {report['rows']} rows, checkpoint {report['checkpoint']}"]
+    if "thresholds" not in report:
+        for name, value in sorted(report["scores"]["default"].items()):
+            lines.append(f"{name:<28}{_cell(float(value))}")
+        return "\n".join(lines)
+    for threshold_set, scores in report["scores"].items():
+        if threshold_set == "default":
+            title = f"thresholds: {report.get('default_threshold', 0.5)} for every label"
+        else:
+            title = "thresholds: tuned per label on validation (thresholds.json)"
+        lines += ["", title, f"{'':<16}" + "".join(f"{m:>10}" for m in COLUMNS)]
+        for name in label_names:
+            lines.append(f"{name:<16}" + "".join(_cell(scores.get(f"{m}/{name}")) for m in COLUMNS))
+        for average in ("macro", "micro"):
+            row = "".join(_cell(scores.get(f"{m}_{average}")) for m in COLUMNS)
+            lines.append(f"{average:<16}{row}")
+    ece = report.get("ece", {})
+    lines += ["", "ECE " + ", ".join(f"{k}={v:.4f}" for k, v in ece.items() if v == v)]
+    return "\n".join(lines)
+
+
+def evaluate(cfg: DictConfig) -> dict[str, Any]:
+    """The ``src.eval`` job: its own run folder holds config, run_info, eval.json and
+    metrics.json (the default scores as ``<split>/<metric>``)."""
+    with Run(cfg) as run:
+        ckpt = resolve_checkpoint(cfg.get("ckpt_path"), cfg.paths.log_dir)
+        report = evaluate_checkpoint(ckpt, cfg.thresholds, cfg.split, ece_bins=cfg.ece_bins)
+        run.record_start([Path(p) for p in report["data_files"]], loggers=False)
+        write_json(run.dir / "eval.json", report)
+        label_names = list(report.get("thresholds") or [])
+        print(format_evaluation(report, label_names), flush=True)
+        print(f"written: {run.dir / 'eval.json'}", flush=True)
+        default = report["scores"]["default"]
+        metrics = {f"{cfg.split}/{k}": v for k, v in default.items() if isinstance(v, float)}
+        return run.finish(metrics, checkpoint=str(ckpt))
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="eval")
 def main(cfg: DictConfig) -> None:
-    with report_user_errors():
-        result = evaluate_checkpoint(
-            cfg.ckpt_path, thresholds=cfg.thresholds, split=cfg.split, ece_bins=cfg.ece_bins
-        )
-    output = write_json(Path(cfg.paths.output_dir) / "eval.json", json_clean(result))
-    labels = list(result["thresholds"])
-    print(format_evaluation(result, labels), flush=True)
-    print(f"written: {output}", flush=True)
+    run_job(evaluate, cfg, cfg.paths.output_dir)
 
 
 if __name__ == "__main__":

@@ -1,27 +1,23 @@
 """`python -m src.predict ckpt_path=<run>/checkpoints/best.ckpt text="..."` (or
 `input_file=texts.txt`, optional `output_file=out.jsonl`): predictions of a trained run for
-every task, one JSON object per text (see ``src.inference.checkpoint_predictor``)."""
+every task, one JSON object per text (``src.deploy.torch_predictors.CheckpointPredictor``).
+``ckpt_path`` may also be a run folder or ``latest``."""
 
 from __future__ import annotations
 
-import os
+import json
+from pathlib import Path
 
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+import hydra
+from omegaconf import DictConfig
 
-import json  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import hydra  # noqa: E402
-from omegaconf import DictConfig  # noqa: E402
-
-from src.utils.errors import TextlabError  # noqa: E402
-from src.utils.user_errors import report_user_errors  # noqa: E402
+from src.deploy.predictors import read_texts
+from src.deploy.torch_predictors import CheckpointPredictor
+from src.errors import TextlabError, report_user_errors
 
 
 def texts_of(cfg: DictConfig) -> list[str]:
     """``text`` or the lines of ``input_file`` (exactly one of them)."""
-    from src.inference.checkpoint_predictor import read_texts
-
     text, input_file = cfg.get("text"), cfg.get("input_file")
     if (text is None) == (input_file is None):
         raise TextlabError('pass either text="..." or input_file=<file, one text per line>')
@@ -35,8 +31,6 @@ def texts_of(cfg: DictConfig) -> list[str]:
 @hydra.main(version_base="1.3", config_path="../conf", config_name="predict")
 def main(cfg: DictConfig) -> None:
     with report_user_errors():
-        from src.inference.checkpoint_predictor import CheckpointPredictor
-
         texts = texts_of(cfg)
         predictor = CheckpointPredictor(cfg.ckpt_path, cfg.thresholds, cfg.batch_size)
         results = predictor.predict(texts)

@@ -1,22 +1,96 @@
-"""`python -m src.train [overrides]`: compose the config, train, print where the run went.
+"""`python -m src.train [overrides]`: fit, test the best checkpoint, analyse it, record the run.
 
-In a multirun (`-m`), a job that fails is recorded as failed in its folder and the sweep goes
-on; a single run fails loudly (one line for user errors).
+Wiring only: every object comes from the config (``conf/train.yaml``); what a run writes
+besides its metrics (thresholds, calibration, plots, statistics, Aim artifacts) is done by the
+callbacks in ``conf/callbacks/``. In a multirun (``-m``) a failing job is recorded in its folder
+and the sweep goes on; a single run fails in one line.
 """
 
 from __future__ import annotations
 
 import math
-import os
+from typing import Any
 
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+import hydra
+import lightning.pytorch as L
+from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
+from omegaconf import DictConfig
 
-import hydra  # noqa: E402
-from omegaconf import DictConfig  # noqa: E402
+from src.callbacks.analyses import AfterFitAnalysis
+from src.callbacks.records import RunStatistics
+from src.callbacks.training import MetricHistory
+from src.config import build, build_datamodule, instantiate_group
+from src.runs.lifecycle import Run, run_job
+from src.runs.loading import resolve_checkpoint
 
-from src.pipeline.failures import run_job  # noqa: E402
-from src.pipeline.report import format_summary  # noqa: E402
-from src.pipeline.training import train  # noqa: E402
+HEADLINE = ("auc_macro", "f1_macro", "f1_micro", "accuracy", "f1", "loss")
+
+
+def train(cfg: DictConfig) -> dict[str, Any]:
+    """Run one training job from a composed config; returns its summary (metrics.json)."""
+    with Run(cfg) as run:
+        resume = cfg.get("ckpt_path")
+        if resume:
+            resume = str(resolve_checkpoint(resume, cfg.paths.log_dir))
+        datamodule = build_datamodule(cfg.data)
+        datamodule.prepare_data()  # reads and validates every file before the model is built
+        model = build(cfg.model, label_names=datamodule.label_names)
+        run.record_start(datamodule.data_files())
+
+        callbacks = [*instantiate_group(cfg.get("callbacks")), MetricHistory()]
+        if not run.loggers:  # LearningRateMonitor needs a logger
+            callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
+        trainer: L.Trainer = build(cfg.trainer, callbacks=callbacks, logger=run.loggers or False)
+
+        if cfg.get("train", True):
+            trainer.fit(model, datamodule=datamodule, ckpt_path=resume, weights_only=True)
+        metrics: dict[str, Any] = {}
+        best = best_checkpoint(trainer)
+        if cfg.get("test", True):
+            for stage in (trainer.validate, trainer.test):
+                result = stage(model, datamodule=datamodule, ckpt_path=best, weights_only=True)
+                metrics.update(result[0] if result else {})
+        for callback in trainer.callbacks:  # base-vs-tuned adds base/ and improvement/ scores
+            metrics.update(getattr(callback, "run_metrics", {}))
+        summary = run.finish(
+            {k: v for k, v in metrics.items() if "/" in k},
+            best_checkpoint=best,
+            epochs_trained=trainer.current_epoch,
+            global_step=trainer.global_step,
+        )
+        analyses = any(
+            isinstance(c, AfterFitAnalysis) and c.applies_to(model.task) for c in callbacks
+        )
+        if cfg.get("test", True) and cfg.get("analyses", True) and analyses:
+            trainer.predict(model, datamodule=datamodule, ckpt_path=best, weights_only=True)
+        else:  # no predict run: statistics.json from what the run has
+            for callback in callbacks:
+                if isinstance(callback, RunStatistics):
+                    callback.write(trainer)
+        return summary
+
+
+def best_checkpoint(trainer: L.Trainer) -> str | None:
+    callback = trainer.checkpoint_callback
+    if isinstance(callback, ModelCheckpoint) and callback.best_model_path:
+        return callback.best_model_path
+    return None
+
+
+def format_summary(summary: dict[str, Any], output_dir: str) -> str:
+    """The final numbers of a run, where a person will see them."""
+    metrics = summary.get("metrics", {})
+    lines = ["", f"{'metric':<12}{'val':>10}{'test':>10}"]
+    for name in HEADLINE:
+        row = [metrics.get(f"{stage}/{name}") for stage in ("val", "test")]
+        if any(value is not None for value in row):
+            cells = "".join(f"{v:>10.4f}" if v is not None else f"{'-':>10}" for v in row)
+            lines.append(f"{name:<12}{cells}")
+    lines.append(f"run folder: {output_dir}")
+    if summary.get("best_checkpoint"):
+        lines.append(f"best checkpoint: {summary['best_checkpoint']}")
+    lines.append(f"wall time: {summary.get('wall_time_s', 0):.0f} s")
+    return "\n".join(lines)
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")

@@ -72,10 +72,37 @@ def make_cfg(tmp_path: Path, token_cache_dir: Path) -> Callable[..., DictConfig]
 
 @pytest.fixture(scope="session")
 def external_data_dir() -> Path:
-    """The research-only data sets (not shipped): TEXTLAB_DATA_DIR, else ../shared/data."""
-    folder = Path(os.environ.get("TEXTLAB_DATA_DIR", ROOT.parent / "shared" / "data"))
+    """The research-only data sets (not shipped), for the tests that check real files:
+    TEXTLAB_DATA_DIR; skipped when it is not set."""
+    folder = Path(os.environ.get("TEXTLAB_DATA_DIR", ROOT / "data" / "external"))
     if not folder.is_dir():
         pytest.skip(f"research-only data folder {folder} is absent; set TEXTLAB_DATA_DIR")
+    return folder
+
+
+EMOTION_WORDS = {
+    "sadness": ["lonely", "miserable", "heartbroken", "gloomy"],
+    "joy": ["happy", "delighted", "cheerful", "glad"],
+    "love": ["affectionate", "tender", "devoted", "romantic"],
+    "anger": ["furious", "irritated", "outraged", "bitter"],
+    "fear": ["scared", "anxious", "terrified", "nervous"],
+    "surprise": ["amazed", "astonished", "shocked", "stunned"],
+}
+
+
+@pytest.fixture(scope="session")
+def emotion_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small data set in the dair-ai emotion format (``text;label_name`` lines, header):
+    the tests of the multi-class path run everywhere, without the research-only files."""
+    folder = tmp_path_factory.mktemp("emotion")
+    labels = list(EMOTION_WORDS)
+    for split, rows in (("train", 240), ("val", 72), ("test", 72)):
+        lines = ["text;label_name"]
+        for i in range(rows):
+            label = labels[i % len(labels)]
+            word = EMOTION_WORDS[label][(i // len(labels)) % 4]
+            lines.append(f"i feel so {word} about what happened on day {i} of {split};{label}")
+        (folder / f"{split}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return folder
 
 
@@ -90,3 +117,24 @@ def run_module(module: str, *args: str, timeout: int = 180) -> subprocess.Comple
         text=True,
         timeout=timeout,
     )
+
+
+@pytest.fixture(scope="session")
+def vua_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small data set in the VUA metaphor sequence format (one sentence per CSV row, a 0/1
+    label per word): the binary tagging path runs everywhere, without the research-only files."""
+    import gzip
+
+    folder = tmp_path_factory.mktemp("vua")
+    header = "txt_id,sen_ix,sentence,label_seq,pos_seq,labeled_sentence,genre"
+    metaphors = ["grasp", "attack", "build", "climb"]
+    for split, rows in (("train", 64), ("val", 24), ("test", 24)):
+        lines = [header]
+        for i in range(rows):
+            verb = metaphors[i % 4]
+            words = f"we {verb} the idea of day {i} in {split} .".split()
+            labels = ", ".join("1" if w == verb else "0" for w in words)
+            lines.append(f'doc{i},{i},"{" ".join(words)}","[{labels}]","[]","",news')
+        path = folder / f"VUA_seq_formatted_{split}.csv.gz"
+        path.write_bytes(gzip.compress(("\r\n".join(lines) + "\r\n").encode()))
+    return folder

@@ -7,19 +7,20 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from src.pipeline.load_run import load_run
-from src.pipeline.training import train
-from src.utils.instantiate import build
+from src.config import build, build_datamodule
+from src.runs.files import write_resolved_config
+from src.runs.loading import load_run
+from src.train import train
 from tests.conftest import TINY, compose_config
 
 # quick runs: no threshold tuning / plots unless a test needs them
-FAST = ["evaluation.enabled=false", "trainer.max_epochs=1", "data.max_train_rows=64", "test=false"]
+FAST = ["analyses=false", "trainer.max_epochs=1", "data.max_train_rows=64", "test=false"]
 # a run that learned something (test AUC well above chance), with tuned thresholds
 LEARNED = [
     "trainer.max_epochs=2",
     "model.optimizer.lr=2e-3",
-    "evaluation.plots=false",
-    "evaluation.temperature_scaling=false",
+    "callbacks.plots.enabled=false",
+    "callbacks.calibration.temperature_scaling=false",
 ]
 
 
@@ -27,6 +28,26 @@ def train_tiny(run_dir: Path, cache_dir: Path, *overrides: str) -> Path:
     """Train the tiny config (plus overrides) into run_dir; return its best checkpoint."""
     cfg = compose_config("train", [*TINY, *overrides], run_dir, cache_dir)
     return Path(train(cfg)["best_checkpoint"])
+
+
+def untrained_run(run_dir: Path, cache_dir: Path, *overrides: str) -> Path:
+    """A run folder without training (seconds): the tiny config's model with every weight
+    moved off its initial value (a zero-initialised pooler weight would hide a weight the
+    export forgets), saved as its best checkpoint; returns that checkpoint."""
+    cfg = compose_config("train", [*TINY, *overrides], run_dir, cache_dir)
+    datamodule = build_datamodule(cfg.data)
+    datamodule.prepare_data()
+    model = build(cfg.model, label_names=datamodule.label_names)
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for param in model.parameters():
+            param.add_(0.05 * torch.randn(param.shape, generator=generator))
+    ckpt = run_dir / "checkpoints" / "best.ckpt"
+    ckpt.parent.mkdir(parents=True, exist_ok=True)
+    hyper_parameters = {"label_names": list(model.label_names)}
+    torch.save({"state_dict": model.state_dict(), "hyper_parameters": hyper_parameters}, ckpt)
+    write_resolved_config(cfg, run_dir)
+    return ckpt
 
 
 _LEARNED_RUNS: dict[Path, Path] = {}
@@ -60,7 +81,7 @@ def torch_reference(ckpt: Path, texts: list[str]) -> np.ndarray:
 
 def jigsaw_test_rows(ckpt: Path, max_rows: int | str | None = "run"):
     """The run's real Jigsaw test rows (texts, targets), in its DataModule's order."""
-    from src.export.exporter import scored_test_rows
+    from src.deploy.export import scored_test_rows
 
     run = load_run(ckpt)
     return scored_test_rows(run.cfg.data, build(run.cfg.backbone.tokenizer), max_rows)

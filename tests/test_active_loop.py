@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 import subprocess
 import sys
 from pathlib import Path
@@ -13,12 +14,11 @@ import pytest
 import torch
 
 from aim import Repo
-from src.active import loop
-from src.active.checkpoints import completed_rounds
-from src.active.loop import run_active
-from src.active.pool import Pool
-from src.active.settings import ActiveSettings, build_strategy
-from src.utils.errors import TextlabError
+from src.active_learning import loop
+from src.active_learning.loop import Pool, run_active
+from src.active_learning.rounds import completed_rounds
+from src.active_learning.settings import ActiveSettings, build_strategy
+from src.errors import TextlabError
 from tests.conftest import run_module
 
 TINY_ACTIVE = [
@@ -77,6 +77,12 @@ def test_bad_settings_are_one_line_errors(make_cfg) -> None:
     cfg = make_cfg("active.strategy=bald", "active.mc_passes=1", name="active", tiny=False)
     with pytest.raises(TextlabError, match="active.strategies.bald: active.mc_passes"):
         build_strategy(cfg.active)
+    cfg = make_cfg("evaluation.threshold_metric=f-one", name="active", tiny=False)
+    with pytest.raises(TextlabError, match="evaluation.threshold_metric: unknown threshold"):
+        loop.check_supported(cfg)
+    cfg = make_cfg("data=emotion", name="active", tiny=False)  # refused before any data is read
+    with pytest.raises(TextlabError, match="needs a multi-label data set.*multiclass task"):
+        loop.check_supported(cfg)
 
 
 def test_two_round_loop_writes_rounds_and_checkpoints(active_cfg, tmp_path: Path) -> None:
@@ -95,8 +101,18 @@ def test_two_round_loop_writes_rounds_and_checkpoints(active_cfg, tmp_path: Path
     assert len(first.queried) == 8 and not set(first.queried) & set(first.labelled)
     assert second.labelled.tolist() == [*first.labelled, *first.queried]
     assert len(second.queried) == 0  # the last round queries nothing
-    for name in ("labelled.npy", "queried.npy", "metrics.json", "rng_state.pkl", "thresholds.json"):
+    for name in (
+        "labelled.npy",
+        "queried.npy",
+        "metrics.json",
+        "rng_state.json",
+        "thresholds.json",
+    ):
         assert (first.folder / name).is_file()
+    assert not list(run.rglob("*.pkl"))  # nothing that a resume would have to unpickle
+    rng_state = json.loads((first.folder / "rng_state.json").read_text())
+    assert sorted(rng_state) == ["numpy", "python", "query", "torch"]
+    assert rng_state["query"]["bit_generator"] == "PCG64"
     assert first.weights is None  # cold start from the pretrained model keeps no weights
     manifest = json.loads((run / "active_run.json").read_text())
     assert manifest["strategy"] == "cvirs" and len(manifest["pool_ids"]) == 100
@@ -166,6 +182,54 @@ def test_resume_after_a_crash_mid_round(active_cfg, tmp_path: Path, monkeypatch)
     assert_same_run(crashed, whole)
 
 
+class CreatesFileWhenUnpickled:
+    """A crafted pickle: loading it opens (creates) ``path``, as any code could run instead."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = str(path)
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+def test_resume_never_runs_code_from_a_round_folder(active_cfg, tmp_path: Path) -> None:
+    """rng_state.pkl is never unpickled; a changed rng_state.json or a model.pt that is not a
+    plain state dict is refused in one line before it can run anything."""
+    overrides = ("active.strategy=random", "active.start=warm", "active.rounds=1")
+    run = tmp_path / "run"
+    run_active(active_cfg(*overrides, "active.max_rounds_this_process=1", run_dir=run))
+    (round_0,) = completed_rounds(run)
+    marker = tmp_path / "code_ran"
+    payload = pickle.dumps(CreatesFileWhenUnpickled(marker))
+    pickle.loads(pickle.dumps(CreatesFileWhenUnpickled(tmp_path / "proof"))).close()
+    assert (tmp_path / "proof").is_file()  # the payload is live: unpickling it runs code
+
+    def resume() -> dict:
+        return run_active(active_cfg(*overrides, "active.resume=true", run_dir=run))
+
+    rng_json = round_0.folder / "rng_state.json"
+    saved_state = rng_json.read_text()
+    (round_0.folder / "rng_state.pkl").write_bytes(payload)
+    rng_json.unlink()  # only the pickle is left
+    with pytest.raises(TextlabError, match=r"no rng_state.json \(it holds rng_state.pkl, which is"):
+        resume()
+    tampered = json.loads(saved_state)
+    tampered["query"]["bit_generator"] = "os.system"
+    rng_json.write_text(json.dumps(tampered))
+    with pytest.raises(TextlabError, match="not a random-number state.*query: not a PCG64 state"):
+        resume()
+    rng_json.write_text(saved_state)
+    weights = round_0.folder / "model.pt"
+    saved_weights = weights.read_bytes()
+    torch.save({"head.bias": CreatesFileWhenUnpickled(marker)}, weights)
+    with pytest.raises(TextlabError, match="model.pt: not a plain state dict"):
+        resume()
+    weights.write_bytes(saved_weights)
+    assert not marker.exists()
+    assert resume()["status"] == "finished"  # the pickle is still there, and still unread
+    assert [c.round for c in completed_rounds(run)] == [0, 1] and not marker.exists()
+
+
 def test_resume_refuses_a_different_or_missing_run(active_cfg, tmp_path: Path) -> None:
     run = tmp_path / "run"
     run_active(active_cfg("active.rounds=0", run_dir=run))
@@ -188,9 +252,9 @@ def test_cli_unknown_strategy_is_one_line(tmp_path: Path) -> None:
 def test_mc_dropout_is_on_only_while_querying(make_cfg) -> None:
     import torch
 
-    from src.active.predict import eval_probs, loader, mc_dropout_probs
-    from src.data.collate import TokenizedDataset
-    from src.utils.instantiate import build
+    from src.active_learning.model import eval_probs, loader, mc_dropout_probs
+    from src.config import build
+    from src.data.batching import TokenizedDataset
 
     cfg = make_cfg(*TINY_ACTIVE, "model.dropout=0.5", name="active", tiny=False)
     torch.manual_seed(0)
@@ -208,15 +272,15 @@ def test_mc_dropout_is_on_only_while_querying(make_cfg) -> None:
 def test_prior_bias_sets_each_fresh_head_to_the_labelled_priors(
     active_cfg, tmp_path: Path, monkeypatch
 ) -> None:
-    from src.callbacks.prior_bias import output_layer, prior_logits
+    from src.tasks.multilabel import prior_log_odds
 
     seen: list[tuple[np.ndarray, np.ndarray]] = []
 
     def record_bias(cfg, model, train_split, rows, batch_size, pad_token_id) -> None:
-        bias = output_layer(model).bias.detach().numpy().copy()
+        bias = model.output_layer().bias.detach().numpy().copy()
         seen.append((bias, train_split.labels[rows]))
         with torch.no_grad():  # what training would do: move the bias away from the prior
-            output_layer(model).bias.add_(1.0)
+            model.output_layer().bias.add_(1.0)
 
     monkeypatch.setattr(loop, "fit_round", record_bias)
     for start in ("cold", "warm"):
@@ -225,7 +289,7 @@ def test_prior_bias_sets_each_fresh_head_to_the_labelled_priors(
         run_active(active_cfg(*overrides, run_dir=tmp_path / start))
         assert len(seen) == 2
         for round_index, (bias, labels) in enumerate(seen):
-            expected = prior_logits(labels, "multilabel")
+            expected = prior_log_odds(labels)
             if start == "warm" and round_index == 1:  # continues from round 0's trained bias
                 expected = seen[0][0] + 1.0
             np.testing.assert_allclose(bias, expected, rtol=1e-5, atol=1e-5)

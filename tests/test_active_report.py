@@ -8,9 +8,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from src.active.report import normalised_aulc, paired_vs_reference
-from src.active_report import main
-from src.utils.errors import TextlabError
+from src.active_learning.report import (
+    find_rounds_files,
+    normalised_aulc,
+    paired_vs_reference,
+    write_report,
+)
+from src.errors import TextlabError
+from tests.conftest import run_module
 
 # metric values per (strategy, seed) at 100, 200, 300 labelled rows
 CURVES = {
@@ -48,7 +53,7 @@ def test_normalised_aulc_by_hand() -> None:
 
 def test_report_gives_exact_aulc_mean_and_std(tmp_path: Path) -> None:
     sweep = write_sweep(tmp_path / "sweep")
-    text = main([str(sweep), "--out", str(tmp_path / "out")])
+    text = write_report([sweep], tmp_path / "out")
     summary = pd.read_csv(tmp_path / "out" / "aulc_summary.csv").set_index("strategy")
     assert summary.loc["random", "test/f1_micro_tuned mean"] == pytest.approx(0.40)
     assert summary.loc["random", "test/f1_micro_tuned std"] == pytest.approx(math.sqrt(0.005))
@@ -69,7 +74,7 @@ def test_report_pairs_each_strategy_with_random_by_seed(tmp_path: Path) -> None:
     from scipy import stats
 
     sweep = write_sweep(tmp_path / "sweep")
-    text = main([str(sweep), "--out", str(tmp_path / "out")])
+    text = write_report([sweep], tmp_path / "out")
     paired = pd.read_csv(tmp_path / "out" / "aulc_paired.csv").set_index("metric")
     micro = paired.loc["test/f1_micro_tuned"]
     # bald - random per seed: 0.50 - 0.35 = 0.15 and 0.60 - 0.45 = 0.15
@@ -95,10 +100,8 @@ def test_report_pairs_each_strategy_with_random_by_seed(tmp_path: Path) -> None:
 
 
 def test_report_without_runs_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(SystemExit) as exit_info:
-        main([str(tmp_path)])
-    assert exit_info.value.code == 2
+    done = run_module("src.active_report", f"folders=[{tmp_path}]")
+    assert done.returncode == 2
+    assert done.stderr.strip().startswith("error: no rounds.csv under")
     with pytest.raises(TextlabError, match="no rounds.csv under"):
-        from src.active.report import find_rounds_files
-
         find_rounds_files([tmp_path])

@@ -5,16 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from src.active.strategies.bald import BALD
-from src.active.strategies.base import PoolView, binary_entropy
-from src.active.strategies.cardinality import CardinalityInconsistency
-from src.active.strategies.cvirs import (
+from src.active_learning.strategies import (
+    BALD,
     CVIRS,
+    CardinalityInconsistency,
+    MeanEntropy,
+    PoolView,
+    RandomSampling,
+    binary_entropy,
     category_vector_distance,
     rank_aggregated_uncertainty,
 )
-from src.active.strategies.entropy import MeanEntropy
-from src.active.strategies.random_sampling import RandomSampling
 
 
 def rng(seed: int = 0) -> np.random.Generator:

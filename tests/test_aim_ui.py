@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from src.aim_ui import live_group_members, start_aim_ui, stop_aim_ui, wait_until_up
-from src.utils.aim_repo import ensure_aim_repo
-from src.utils.errors import TextlabError
+from src.errors import TextlabError
+from src.runs.tracking import ensure_aim_repo
 
 AIM_DIR = Path(__file__).resolve().parent.parent / "aim"
 
@@ -45,17 +45,17 @@ def test_missing_repo_is_a_clear_error(tmp_path: Path) -> None:
         start_aim_ui(tmp_path)
 
 
-def test_compose_file_serves_the_tarred_repo_and_a_tracking_server() -> None:
+def test_compose_file_shares_one_repo_between_ui_and_tracking_server() -> None:
     compose = yaml.safe_load((AIM_DIR / "docker-compose.yml").read_text())
     services = compose["services"]
     assert set(services) == {"aim-ui", "aim-server"}
     ui, server = services["aim-ui"], services["aim-server"]
-    assert ui["build"]["context"] == "."
-    assert "43800:43800" in ui["ports"] and "53800:53800" in server["ports"]
-    assert server["command"][:2] == ["aim", "server"]
+    for service in (ui, server):
+        assert service["build"]["context"] == "." and service["build"]["network"] == "host"
+        assert service["volumes"] == ["${AIM_REPO_ROOT:-..}:/repo"]
+    assert ui["ports"] == ["${AIM_BIND:-127.0.0.1}:43800:43800"]
+    assert server["ports"] == ["${AIM_BIND:-127.0.0.1}:53800:53800"]
+    assert ui["command"][:2] == ["aim", "up"] and server["command"][:2] == ["aim", "server"]
     dockerfile = (AIM_DIR / "Dockerfile").read_text()
-    assert "aim_repo.tar.gz" in dockerfile and "aim==3.29.1" in dockerfile
-    for service in services.values():  # every volume a service mounts is declared
-        for volume in service.get("volumes", []):
-            name = volume.split(":")[0]
-            assert name.startswith((".", "/")) or name in compose["volumes"]
+    assert "aim==3.29.1" in dockerfile and "ARG BASE_IMAGE=python:3.11-slim" in dockerfile
+    assert "aim_repo.tar.gz" not in dockerfile

@@ -12,10 +12,13 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from src.baselines.runner import run_baseline
+from src.baseline import run_baseline
+from src.config import build, build_datamodule
+from src.errors import TextlabError
 from src.metrics.multilabel import multilabel_scores
-from src.utils.errors import TextlabError
-from src.utils.instantiate import build, build_datamodule
+from src.tasks.multiclass import MulticlassTask
+from src.tasks.multilabel import MultilabelTask
+from src.tasks.token import TokenTask
 from tests.conftest import run_module
 
 JIGSAW = ["data=jigsaw_sample", "data.max_train_rows=400", "data.max_test_rows=300"]
@@ -158,18 +161,29 @@ def test_frozen_features_are_cached(baseline_cfg, tmp_path: Path) -> None:
     cfg = baseline_cfg(*JIGSAW, "baseline=frozen_lr")
     _, raw = _splits(cfg)
     baseline = build(cfg.baseline)
-    first = baseline.featurizer("multilabel")
+    task = build(cfg.data.task)
+    first = baseline.featurizer(task)
     vectors = first.transform(raw["val"].texts)
-    second = baseline.featurizer("multilabel")
+    second = baseline.featurizer(task)
     again = second.transform(raw["val"].texts)
     assert first.cache_hits == [False] and second.cache_hits == [True]
     np.testing.assert_array_equal(vectors, again)
     assert vectors.shape == (len(raw["val"].texts), 32)
     assert list(Path(cfg.baseline.cache_dir).glob("*.npy"))
     baseline.pooling = "mean"  # another pooling is another cache entry, other vectors
-    mean = baseline.featurizer("multilabel")
-    assert not np.allclose(mean.transform(raw["val"].texts), vectors)
+    mean = baseline.featurizer(task)
+    mean_vectors = mean.transform(raw["val"].texts)
+    assert not np.allclose(mean_vectors, vectors)
     assert mean.cache_hits == [False]
+    # the other parameter-free poolers: [cls ; mean] side by side, the max over real tokens
+    baseline.pooling = "cls_mean"
+    both = baseline.featurizer(task).transform(raw["val"].texts)
+    assert both.shape == (len(raw["val"].texts), 64)
+    np.testing.assert_allclose(both, np.concatenate([vectors, mean_vectors], axis=1), atol=1e-6)
+    baseline.pooling = "max"
+    highest = baseline.featurizer(task).transform(raw["val"].texts)
+    assert highest.shape == vectors.shape
+    assert (highest >= mean_vectors - 1e-5).all() and not np.allclose(highest, mean_vectors)
 
 
 @pytest.mark.parametrize("baseline", ["dummy", "tfidf_lr", "frozen_lr"])
@@ -177,7 +191,7 @@ def test_baseline_configs_build(baseline_cfg, baseline: str) -> None:
     cfg = baseline_cfg(f"baseline={baseline}")
     built = build(cfg.baseline)
     assert built.name == baseline
-    for task in ("multilabel", "multiclass", "token"):
+    for task in (MultilabelTask(), MulticlassTask(), TokenTask()):
         assert hasattr(built.featurizer(task), "transform")
         assert hasattr(built.estimator(task), "fit")
 
@@ -198,15 +212,59 @@ def test_bad_tfidf_settings_are_one_line(baseline_cfg, override: str, message: s
 
 def test_liblinear_needs_a_binary_task(baseline_cfg) -> None:
     built = build(baseline_cfg("baseline=tfidf_lr", "baseline.solver=liblinear").baseline)
-    assert built.estimator("multilabel").solver == "liblinear"
+    assert built.estimator(MultilabelTask()).solver == "liblinear"
     with pytest.raises(TextlabError, match="liblinear fits binary problems only"):
-        built.estimator("multiclass")
+        built.estimator(MulticlassTask())
+    auto = build(baseline_cfg("baseline=tfidf_lr").baseline)
+    assert auto.estimator(MultilabelTask()).solver == "liblinear"
+    assert auto.estimator(MulticlassTask()).solver == "lbfgs"
+    assert auto.estimator(TokenTask()).solver == "lbfgs"
 
 
-def test_bad_pooling_is_one_line(baseline_cfg) -> None:
-    cfg = baseline_cfg(*JIGSAW, "baseline=frozen_lr", "baseline.pooling=max")
-    with pytest.raises(TextlabError, match=r"baseline.pooling must be one of \['cls', 'mean'\]"):
+FROZEN_POOLERS = r"\['cls', 'mean', 'max', 'cls_mean'\]"
+
+
+@pytest.mark.parametrize(
+    "pooling, message",
+    [
+        ("attention", rf"baseline.pooling=attention has learned weights, .*{FROZEN_POOLERS}"),
+        ("layer_mean", r"baseline.pooling=layer_mean has learned weights"),
+        ("nope", rf"baseline.pooling must be one of {FROZEN_POOLERS}, got 'nope'"),
+    ],
+)
+def test_bad_pooling_is_one_line(baseline_cfg, pooling: str, message: str) -> None:
+    cfg = baseline_cfg(*JIGSAW, "baseline=frozen_lr", f"baseline.pooling={pooling}")
+    with pytest.raises(TextlabError, match=message):
         run_baseline(cfg)
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("thresholds.metric=f9x", r"thresholds.metric: unknown threshold metric 'f9x'"),
+        ("thresholds.default=2", r"thresholds.default must be .*\[0(\.0)?, 1(\.0)?\], got 2"),
+        ("sklearn_threads=0", r"sklearn_threads must be an integer >= 1 or null, got 0"),
+    ],
+)
+def test_bad_run_settings_are_one_line(baseline_cfg, override: str, message: str) -> None:
+    cfg = baseline_cfg(*JIGSAW, "baseline=dummy", override)
+    with pytest.raises(TextlabError, match=message):
+        run_baseline(cfg)
+
+
+def test_thresholds_maximise_the_configured_metric(baseline_cfg, tmp_path: Path) -> None:
+    from src.metrics.thresholds import tune_thresholds
+
+    cfg = baseline_cfg(*JIGSAW, "baseline=tfidf_lr", "thresholds.metric=f2")
+    run_baseline(cfg)
+    _, raw = _splits(cfg)
+    saved = json.loads((tmp_path / "run" / "thresholds.json").read_text())
+    names = raw["val"].label_names
+    expected = tune_thresholds(
+        _saved_predictions(tmp_path / "run", "val"), raw["val"].labels, names, "f2"
+    )
+    assert saved["metric"] == "f2"
+    assert saved["thresholds"] == pytest.approx(expected.thresholds)
 
 
 def test_aim_run_holds_the_metrics(baseline_cfg, tmp_path: Path) -> None:
@@ -235,10 +293,10 @@ def test_cli_multirun_and_errors(tmp_path: Path) -> None:
     assert sweep.returncode == 0, sweep.stderr[-2000:]
     jobs = sorted((tmp_path / "baseline" / "multiruns").glob("*/[0-9]*/metrics.json"))
     assert [json.loads(p.read_text())["status"] for p in jobs] == ["success"] * 3
-    bad = run_module("src.baseline", "baseline=frozen_lr", "baseline.pooling=max", *common)
+    bad = run_module("src.baseline", "baseline=frozen_lr", "baseline.pooling=nope", *common)
     assert bad.returncode == 2
     assert bad.stderr.strip().splitlines() == [
-        "error: baseline.pooling must be one of ['cls', 'mean'], got 'max'"
+        "error: baseline.pooling must be one of ['cls', 'mean', 'max', 'cls_mean'], got 'nope'"
     ]
     unknown = run_module("src.baseline", "baseline=nope", *common)
     assert unknown.returncode != 0 and "Could not find 'baseline/nope'" in unknown.stderr
@@ -246,23 +304,34 @@ def test_cli_multirun_and_errors(tmp_path: Path) -> None:
 
 EMOTION = [
     "data=emotion",
-    "data.max_train_rows=600",
-    "data.max_val_rows=200",
-    "data.max_test_rows=300",
+    "data.max_train_rows=200",
+    "data.max_val_rows=60",
+    "data.max_test_rows=60",
 ]
 WNUT = ["data=wnut17", "data.max_train_rows=150", "data.max_val_rows=80", "data.max_test_rows=100"]
 VUA = [
     "data=vua_metaphor",
-    "data.max_train_rows=200",
-    "data.max_val_rows=80",
-    "data.max_test_rows=100",
+    "data.max_train_rows=60",
+    "data.max_val_rows=24",
+    "data.max_test_rows=24",
 ]
 
 
+@pytest.fixture
+def data_dirs(emotion_dir: Path, vua_dir: Path) -> dict[str, str]:
+    """The synthetic emotion and VUA folders, as overrides by data set."""
+    return {"emotion": f"data.data_dir={emotion_dir}", "vua_metaphor": f"data.data_dir={vua_dir}"}
+
+
+def with_dir(overrides: list[str], dirs: dict[str, str]) -> list[str]:
+    data = overrides[0].removeprefix("data=")
+    return [*overrides, dirs[data]] if data in dirs else overrides
+
+
 def test_multiclass_dummy_predicts_the_majority_class(
-    baseline_cfg, tmp_path: Path, external_data_dir: Path
+    baseline_cfg, tmp_path: Path, data_dirs: dict[str, str]
 ) -> None:
-    cfg = baseline_cfg(*EMOTION, "baseline=dummy")
+    cfg = baseline_cfg(*with_dir(EMOTION, data_dirs), "baseline=dummy")
     metrics = run_baseline(cfg)["metrics"]
     _, raw = _splits(cfg)
     majority = np.bincount(raw["train"].labels).argmax()
@@ -276,11 +345,11 @@ def test_multiclass_dummy_predicts_the_majority_class(
     "baseline", [pytest.param("tfidf_lr", marks=pytest.mark.slow), "frozen_lr"]
 )
 def test_multiclass_baselines_are_scored_by_the_metric_function(
-    baseline_cfg, tmp_path: Path, external_data_dir: Path, baseline: str
+    baseline_cfg, tmp_path: Path, data_dirs: dict[str, str], baseline: str
 ) -> None:
     from src.metrics.multiclass import multiclass_scores
 
-    cfg = baseline_cfg(*EMOTION, f"baseline={baseline}")
+    cfg = baseline_cfg(*with_dir(EMOTION, data_dirs), f"baseline={baseline}")
     metrics = run_baseline(cfg)["metrics"]
     _, raw = _splits(cfg)
     for split in ("val", "test"):
@@ -297,9 +366,9 @@ def _saved_tags(run: Path, split: str) -> list[list[str]]:
 
 
 def test_token_dummy_tags_every_word_with_the_most_frequent_tag(
-    baseline_cfg, tmp_path: Path, external_data_dir: Path
+    baseline_cfg, tmp_path: Path, data_dirs: dict[str, str]
 ) -> None:
-    cfg = baseline_cfg(*VUA, "baseline=dummy")
+    cfg = baseline_cfg(*with_dir(VUA, data_dirs), "baseline=dummy")
     metrics = run_baseline(cfg)["metrics"]
     _, raw = _splits(cfg)
     assert {t for s in _saved_tags(tmp_path / "run", "test") for t in s} == {"0"}
@@ -314,11 +383,11 @@ def test_token_dummy_tags_every_word_with_the_most_frequent_tag(
     ids=["wnut_tfidf", "vua_frozen", "wnut_dummy"],
 )
 def test_token_baselines_are_scored_by_the_metric_function(
-    baseline_cfg, tmp_path: Path, external_data_dir: Path, data: list[str], baseline: str
+    baseline_cfg, tmp_path: Path, data_dirs: dict[str, str], data: list[str], baseline: str
 ) -> None:
     from src.metrics.token import token_scores
 
-    cfg = baseline_cfg(*data, f"baseline={baseline}")
+    cfg = baseline_cfg(*with_dir(data, data_dirs), f"baseline={baseline}")
     summary = run_baseline(cfg)
     metrics = summary["metrics"]
     _, raw = _splits(cfg)

@@ -11,10 +11,9 @@ from lightning.fabric.utilities.data import _replace_dunder_methods
 from lightning.pytorch.utilities.data import _update_dataloader
 from torch.utils.data import BatchSampler, DataLoader, DistributedSampler, RandomSampler
 
-from src.data.bucketing import BucketBatchSampler, bucketing_settings, padded_fraction
-from src.data.distributed import eval_sampler
-from src.utils.errors import TextlabError
-from src.utils.instantiate import build_datamodule
+from src.config import build_datamodule
+from src.data.batching import BucketBatchSampler, bucketing_settings, eval_sampler, padded_fraction
+from src.errors import TextlabError
 
 RNG = np.random.default_rng(0)
 LENGTHS = RNG.integers(5, 256, size=1000).tolist()

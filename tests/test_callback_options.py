@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from src.pipeline.training import train
-from src.utils.errors import TextlabError
+from src.errors import TextlabError
+from src.train import train
 
 
 def test_early_stopping_stops_when_the_objective_stalls(make_cfg) -> None:
@@ -19,7 +19,7 @@ def test_early_stopping_stops_when_the_objective_stalls(make_cfg) -> None:
         "model.optimizer.lr=0.0",
         "trainer.max_epochs=5",
         "data.max_train_rows=64",
-        "evaluation.enabled=false",
+        "analyses=false",
     )
     assert cfg.callbacks.early_stopping.monitor == "val/auc_macro"
     summary = train(cfg)
@@ -34,7 +34,7 @@ def test_top_k_keeps_k_checkpoints_and_links_the_best(make_cfg, tmp_path: Path) 
         "trainer.max_epochs=3",
         "data.max_train_rows=64",
         "model.optimizer.lr=1e-3",
-        "evaluation.enabled=false",
+        "analyses=false",
     )
     summary = train(cfg)
     folder = tmp_path / "run" / "checkpoints"

@@ -10,10 +10,11 @@ import pytest
 import yaml
 from scipy import stats
 
-from src.compare import main as compare_main
+from src.compare import compare
+from src.errors import TextlabError
 from src.report.compare import bootstrap_ci, paired_differences, summarise
 from src.report.runs import load_runs
-from src.utils.errors import TextlabError
+from tests.conftest import run_module
 
 CLS = {1: 0.90, 2: 0.92, 3: 0.91}
 MEAN = {1: 0.93, 2: 0.94, 3: 0.90}
@@ -84,9 +85,9 @@ def test_bootstrap_interval_is_seeded_and_shrinks_with_agreement() -> None:
     assert low == pytest.approx(0.05) and high == pytest.approx(0.05)
 
 
-def test_cli_writes_markdown_png_and_csv(sweep: Path, tmp_path: Path) -> None:
+def test_compare_writes_markdown_png_and_csv(sweep: Path, tmp_path: Path) -> None:
     out = tmp_path / "report"
-    markdown = compare_main([str(sweep), "--out", str(out)])
+    markdown = compare(sweep, out)
     assert "0.9100 ± 0.0100" in markdown
     assert "+0.0300, +0.0200, -0.0100" in markdown
     assert "CUDA out of memory" in markdown
@@ -97,3 +98,14 @@ def test_cli_writes_markdown_png_and_csv(sweep: Path, tmp_path: Path) -> None:
 def test_folder_without_jobs_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(TextlabError, match="no jobs in"):
         load_runs(tmp_path)
+
+
+def test_cli_takes_the_sweep_and_says_when_it_is_missing(sweep: Path, tmp_path: Path) -> None:
+    done = run_module("src.compare", f"sweep={sweep}", f"out={tmp_path / 'cli'}")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (tmp_path / "cli" / "comparison.md").is_file() and "written:" in done.stdout
+    missing = run_module("src.compare")
+    assert missing.returncode == 2
+    assert missing.stderr.strip() == (
+        "error: sweep is required: python -m src.compare sweep=logs/<task>/multiruns/<time>"
+    )

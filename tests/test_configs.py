@@ -10,9 +10,8 @@ import pytest
 from hydra.errors import MissingConfigException
 from omegaconf import OmegaConf
 
-from src.utils.accelerator import check_accelerator
-from src.utils.errors import TextlabError
-from src.utils.instantiate import build, build_datamodule, instantiate_group
+from src.config import build, build_datamodule, check_accelerator, instantiate_group
+from src.errors import TextlabError
 
 CONF = Path(__file__).resolve().parent.parent / "conf"
 
@@ -59,7 +58,7 @@ def test_logger_configs(make_cfg, logger: str) -> None:
 @pytest.mark.parametrize("callbacks", options("callbacks"))
 def test_callback_configs(make_cfg, callbacks: str) -> None:
     cfg = make_cfg(f"callbacks={callbacks}")
-    expected = {"none": 0, "early_stopping": 5}.get(callbacks, 4)
+    expected = {"none": 0, "early_stopping": 12}.get(callbacks, 11)
     assert len(instantiate_group(cfg.callbacks)) == expected
 
 
@@ -102,4 +101,4 @@ def test_debug_configs(make_cfg, debug: str) -> None:
 
 def test_unknown_group_value_names_the_options(make_cfg) -> None:
     with pytest.raises(MissingConfigException, match="avg_pooler"):
-        make_cfg("model=max_pooler")
+        make_cfg("model=median_pooler")

@@ -17,11 +17,11 @@ import torch
 from torch.utils.data import RandomSampler, SequentialSampler
 
 import src.data.token_cache as token_cache
-from src.data.collate import PaddingCollator
-from src.data.jigsaw_datamodule import JigsawDataModule
+from src.data.batching import PaddingCollator
+from src.data.datasets import JigsawDataModule
 from src.data.readers.jigsaw import JIGSAW_LABELS
 from src.data.splits import stratified_holdout
-from src.utils.errors import TextlabError
+from src.errors import TextlabError
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 

@@ -9,9 +9,9 @@ import lightning.pytorch as L
 import pytest
 from torchmetrics.utilities.data import dim_zero_cat
 
+from src.config import build, build_datamodule
 from src.metrics.multilabel import MultilabelScores
-from src.pipeline.load_run import load_run
-from src.utils.instantiate import build, build_datamodule
+from src.runs.loading import load_run
 from tests.conftest import TINY, run_module
 
 
@@ -43,7 +43,7 @@ def test_ddp_two_cpu_processes(tmp_path: Path) -> None:
         "trainer.precision=32-true",
         "trainer.max_epochs=2",
         "logger=aim",
-        "evaluation.plots=false",
+        "callbacks.plots.enabled=false",
         f"paths.aim_repo={tmp_path / 'aim'}",
         f"paths.cache_dir={tmp_path / 'cache'}",
         f"paths.log_dir={tmp_path / 'logs'}",

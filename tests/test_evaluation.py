@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from src.pipeline.evaluation import evaluate_checkpoint
-from src.pipeline.training import train
-from src.plots.run_plots import PLOT_NAMES
-from src.utils.errors import TextlabError
+from src.errors import TextlabError
+from src.eval import evaluate_checkpoint
+from src.plots import PLOT_NAMES
+from src.train import train
 from tests.conftest import TINY, compose_config, run_module
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -151,14 +151,14 @@ def test_eval_without_thresholds_file_says_what_to_do(trained_run: Path, tmp_pat
 
 
 def test_evaluation_can_be_switched_off(make_cfg, tmp_path: Path) -> None:
-    train(make_cfg("evaluation.enabled=false", "debug=fdr"))
+    train(make_cfg("analyses=false", "debug=fdr"))
     assert not (tmp_path / "run" / "thresholds.json").exists()
     assert (tmp_path / "run" / "statistics.json").is_file()  # written by every run
 
 
 def test_bad_threshold_metric_fails_before_training(make_cfg, tmp_path: Path) -> None:
-    cfg = make_cfg("evaluation.threshold_metric=accuracy")
-    with pytest.raises(TextlabError, match="evaluation.threshold_metric: unknown threshold"):
+    cfg = make_cfg("callbacks.thresholds.metric=accuracy")
+    with pytest.raises(TextlabError, match="callbacks.thresholds.metric: unknown threshold"):
         train(cfg)
     assert not (tmp_path / "run" / "checkpoints").exists()
 

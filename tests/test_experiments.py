@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from src.pipeline.training import train
+from src.train import train
 
 EXPERIMENTS = sorted(
     p.stem for p in (Path(__file__).parent.parent / "conf" / "experiment").glob("*.yaml")

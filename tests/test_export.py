@@ -13,19 +13,21 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from src.export.exporter import export_run
-from src.inference.export_folder import open_export_folder
-from src.inference.load import load_predictor
+from src.deploy.export import export_run
+from src.deploy.folder import open_export_folder
+from src.deploy.predictors import load_predictor
+from src.deploy.torch_predictors import load_hf_model
+from src.errors import TextlabError
 from src.metrics.multilabel import multilabel_scores
-from src.pipeline.load_run import load_run
-from src.utils.errors import TextlabError
-from src.utils.run_info import file_sha256
+from src.runs.files import file_sha256
+from src.runs.loading import load_run
 from tests.export_helpers import (
     FAST,
     jigsaw_test_rows,
     learned_run,
     torch_reference,
     train_tiny,
+    untrained_run,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -107,8 +109,6 @@ def check_hf_round_trip(ckpt: Path, out_dir: Path, backbone: str) -> None:
     """format=hf: the encoder loads as a plain HF model; encoder + head give the same logits."""
     from transformers import AutoModel
 
-    from src.export.hf import load_hf_classifier
-
     out = export_run(ckpt, "hf", out_dir)
     hf_files = {"config.json", "model.safetensors", "head.safetensors"}
     assert {p.name for p in out.iterdir()} == COMMON_FILES | hf_files
@@ -117,15 +117,42 @@ def check_hf_round_trip(ckpt: Path, out_dir: Path, backbone: str) -> None:
     input_ids, attention_mask = random_batch(4, 21, 7)
     with torch.no_grad():
         expected = load_run(ckpt).model(input_ids, attention_mask)
-        got = load_hf_classifier(out)(input_ids, attention_mask)
+        got = load_hf_model(out)(input_ids, attention_mask)
     torch.testing.assert_close(got, expected, atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("model", ["attention_pooler", "layer_mean_pooler"])
+def test_hf_export_keeps_the_pooler_weights(
+    tmp_path: Path, token_cache_dir: Path, model: str
+) -> None:
+    """Poolers with weights of their own (attention query, layer mix) travel in
+    head.safetensors: the rebuilt model equals the run's, and ONNX does too."""
+    ckpt = untrained_run(
+        tmp_path / "run", token_cache_dir, f"model={model}", "model.pooling_layers=2"
+    )
+    run_model = load_run(ckpt).model
+    out = export_run(ckpt, "hf", tmp_path / "hf")
+    config = json.loads((out / "export_config.json").read_text())
+    assert config["task_name"] == "multilabel" and config["pooling_layers"] == 2
+    assert config["task"] == "multilabel_sequence_classification"
+    input_ids, attention_mask = random_batch(3, 19, 5)
+    with torch.no_grad():
+        expected = run_model(input_ids, attention_mask)
+        rebuilt = load_hf_model(out)
+        torch.testing.assert_close(rebuilt(input_ids, attention_mask), expected, atol=1e-6, rtol=0)
+    pooler = dict(rebuilt.pooler.named_parameters())
+    assert pooler and all(p.abs().sum() > 0 for p in pooler.values())
+    onnx_out = export_run(ckpt, "onnx", tmp_path / "onnx")
+    session = ort.InferenceSession(str(onnx_out / "model.onnx"), providers=["CPUExecutionProvider"])
+    feeds = {"input_ids": input_ids.numpy(), "attention_mask": attention_mask.numpy()}
+    np.testing.assert_allclose(session.run(["logits"], feeds)[0], expected.numpy(), atol=1e-4)
 
 
 def test_exported_model_reproduces_src_eval(learned_ckpt: Path, tmp_path: Path) -> None:
     """From raw text to thresholded labels, the ONNX export gives what ``src.eval`` computes
     for the checkpoint (same rows, the run's tuned thresholds), on real Jigsaw test rows."""
-    from src.metrics.threshold_report import scores_at_thresholds
-    from src.pipeline.evaluation import evaluate_checkpoint
+    from src.eval import evaluate_checkpoint
+    from src.metrics.multilabel import scores_at_thresholds
 
     out = export_run(learned_ckpt, "onnx", tmp_path / "onnx")
     run_thresholds = json.loads((learned_ckpt.parent.parent / "thresholds.json").read_text())
@@ -155,8 +182,8 @@ def test_exported_model_reproduces_src_eval(learned_ckpt: Path, tmp_path: Path) 
 
 
 def test_tokenizer_in_export_matches_training_tokenizer(learned_ckpt: Path, tmp_path: Path):
+    from src.config import build
     from src.data.token_cache import tokenize
-    from src.utils.instantiate import build
 
     out = export_run(learned_ckpt, "onnx", tmp_path / "onnx")
     texts, _ = jigsaw_test_rows(learned_ckpt)
@@ -228,7 +255,7 @@ def test_int8_costs_at_most_002_auc_for_a_model_that_learned(
         "data.max_length=64",
         "trainer.max_epochs=4",
         "model.optimizer.lr=2e-3",
-        "evaluation.enabled=false",
+        "analyses=false",
     )
     out = export_run(ckpt, "onnx", tmp_path / "q", quantize=True, eval_max_rows=None)
     report = check_int8_report(ckpt, out, auc_tolerance=0.02)

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from src.config import build_datamodule
 from src.data.readers.goemotions import read_goemotions_split, read_label_names
-from src.pipeline.training import train
-from src.utils.errors import TextlabError
-from src.utils.instantiate import build_datamodule
+from src.errors import TextlabError
+from src.train import train
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "goemotions"
 

@@ -9,12 +9,11 @@ import torch
 from torch import nn
 from torch.utils.data import WeightedRandomSampler
 
-from src.data.sampling import balanced_row_weights, balanced_sampler, expected_label_rates
-from src.models.freezing import freeze_encoder
-from src.models.losses import MaskedBCEWithLogits
-from src.models.pos_weight import pos_weights_from_labels
-from src.utils.errors import TextlabError
-from src.utils.instantiate import build, build_datamodule
+from src.config import build, build_datamodule
+from src.data.batching import balanced_row_weights, balanced_sampler, expected_label_rates
+from src.errors import TextlabError
+from src.models.encoders import freeze_encoder
+from src.tasks.multilabel import MaskedBCEWithLogits, pos_weights_from_labels
 
 
 def test_pos_weights_equal_prevalence_ratios_and_are_capped() -> None:
@@ -41,7 +40,7 @@ def test_masked_loss_equals_weighted_bce_on_scored_entries() -> None:
 
 
 def test_model_takes_pos_weights_from_the_training_split(make_cfg) -> None:
-    cfg = make_cfg("model.pos_weight.enabled=true", "model.pos_weight.cap=25")
+    cfg = make_cfg("data.task.pos_weight.enabled=true", "data.task.pos_weight.cap=25")
     datamodule = build_datamodule(cfg.data)
     datamodule.prepare_data()
     model = build(cfg.model, label_names=datamodule.label_names)
@@ -55,7 +54,7 @@ def test_model_takes_pos_weights_from_the_training_split(make_cfg) -> None:
 
 def test_pos_weight_is_off_by_default(make_cfg) -> None:
     cfg = make_cfg()
-    assert cfg.model.pos_weight.enabled is False and cfg.data.balanced_sampler.enabled is False
+    assert cfg.data.task.pos_weight.enabled is False and cfg.data.balanced_sampler.enabled is False
     assert not any(cfg.model.freeze.values())
 
 

@@ -14,7 +14,7 @@ from src.data.readers.jigsaw import (
     read_labelled_csv,
     resolve_data_file,
 )
-from src.utils.errors import TextlabError
+from src.errors import TextlabError
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "data" / "jigsaw"
 LABELS = list(JIGSAW_LABELS)

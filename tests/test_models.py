@@ -2,40 +2,87 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import hydra
 import pytest
 import torch
 
-from src.models.heads import TanhProjectionHead
-from src.models.optim import decay_groups, linear_warmup_decay
-from src.models.poolers import ClsPooler, MeanPooler, build_pooler
-from src.utils.errors import TextlabError
+from src.errors import TextlabError
+from src.models.module import TanhProjectionHead, decay_groups, linear_warmup_decay
+from src.models.poolers import POOLERS, build_pooler
 
 LABELS = ["a", "b", "c"]
 
 
-def test_mean_pooler_ignores_padding() -> None:
+def outputs(hidden: torch.Tensor, *layers: torch.Tensor) -> SimpleNamespace:
+    """What an encoder returns, as far as the poolers look."""
+    return SimpleNamespace(last_hidden_state=hidden, hidden_states=(*layers, hidden))
+
+
+def test_mean_and_max_poolers_ignore_padding() -> None:
     hidden = torch.randn(1, 5, 4)
     mask = torch.tensor([[1, 1, 1, 0, 0]])
-    padded_garbage = hidden.clone()
-    padded_garbage[:, 3:] = 1e6
-    expected = hidden[0, :3].mean(dim=0)
-    torch.testing.assert_close(MeanPooler()(hidden, mask)[0], expected)
-    torch.testing.assert_close(MeanPooler()(padded_garbage, mask)[0], expected)
+    garbage = hidden.clone()
+    garbage[:, 3:] = 1e6
+    config = SimpleNamespace(hidden_size=4)
+    mean, maximum = build_pooler("mean", config), build_pooler("max", config)
+    for states in (hidden, garbage):
+        torch.testing.assert_close(mean(outputs(states), mask)[0], hidden[0, :3].mean(dim=0))
+        torch.testing.assert_close(maximum(outputs(states), mask)[0], hidden[0, :3].amax(dim=0))
 
 
 def test_cls_pooler_takes_first_token() -> None:
     hidden = torch.randn(2, 4, 3)
-    torch.testing.assert_close(ClsPooler()(hidden, torch.ones(2, 4)), hidden[:, 0])
+    pooler = build_pooler("cls", SimpleNamespace(hidden_size=3))
+    torch.testing.assert_close(pooler(outputs(hidden), torch.ones(2, 4)), hidden[:, 0])
 
 
-def test_unknown_pooling_is_a_clear_error() -> None:
-    with pytest.raises(TextlabError, match="model.pooling 'max'"):
-        build_pooler("max")
+def test_attention_and_layer_mean_start_as_mean_pooling() -> None:
+    """A zero query weighs real tokens equally; equal layer weights average the layers."""
+    hidden, lower = torch.randn(2, 5, 4), torch.randn(2, 5, 4)
+    mask = torch.tensor([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]])
+    config = SimpleNamespace(hidden_size=4, num_hidden_layers=2)
+    mean = build_pooler("mean", config)(outputs(hidden), mask)
+    torch.testing.assert_close(build_pooler("attention", config)(outputs(hidden), mask), mean)
+    mixed = build_pooler("layer_mean", config, layers=2)(outputs(hidden, lower), mask)
+    torch.testing.assert_close(
+        mixed, (mean + build_pooler("mean", config)(outputs(lower), mask)) / 2
+    )
+    both = build_pooler("cls_mean", config)
+    assert both.out_size == 8
+    torch.testing.assert_close(both(outputs(hidden), mask), torch.cat([hidden[:, 0], mean], -1))
+
+
+def test_pooler_errors_are_one_line() -> None:
+    config = SimpleNamespace(hidden_size=4, num_hidden_layers=2)
+    with pytest.raises(TextlabError, match="model.pooling 'median'; choose one of"):
+        build_pooler("median", config)
+    with pytest.raises(TextlabError, match="pooling_layers=3 but the encoder has 2 layers"):
+        build_pooler("layer_mean", config, layers=3)
+
+
+@pytest.mark.parametrize("backbone", ["tiny_bert", "tiny_distilbert"])
+@pytest.mark.parametrize("pooling", sorted(POOLERS))
+def test_padding_never_changes_a_texts_logits(make_cfg, backbone: str, pooling: str) -> None:
+    """A text's logits are the same alone and padded inside a batch with a longer text."""
+    cfg = make_cfg(f"backbone={backbone}", f"model.pooling={pooling}", "model.pooling_layers=2")
+    model = hydra.utils.instantiate(cfg.model, label_names=LABELS).eval()
+    with torch.no_grad():  # give the learned poolers non-trivial weights
+        for param in model.pooler.parameters():
+            param.copy_(torch.randn_like(param))
+    short = torch.randint(1000, 2000, (1, 4))
+    long = torch.randint(1000, 2000, (1, 9))
+    batch = torch.cat([torch.cat([short, torch.zeros(1, 5, dtype=torch.long)], 1), long])
+    mask = torch.tensor([[1] * 4 + [0] * 5, [1] * 9])
+    with torch.no_grad():
+        alone = model(short, torch.ones(1, 4, dtype=torch.long))
+        padded = model(batch, mask)[:1]
+    torch.testing.assert_close(padded, alone, atol=1e-5, rtol=1e-5)
 
 
 def test_head_shape_and_structure() -> None:
-    head = TanhProjectionHead(hidden_size=8, num_labels=6, dropout=0.1)
+    head = TanhProjectionHead(in_size=8, num_labels=6, dropout=0.1)
     assert head(torch.randn(5, 8)).shape == (5, 6)
     kinds = [type(layer).__name__ for layer in head.net]
     assert kinds == ["Dropout", "Linear", "Tanh", "Dropout", "Linear"]

@@ -13,13 +13,14 @@ import torch
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.utils.class_weight import compute_class_weight
 
+from src.callbacks.records import AimArtifacts
+from src.config import build, build_datamodule
 from src.data.readers.emotion import EMOTION_LABELS, read_emotion_file
+from src.errors import TextlabError
 from src.metrics.multiclass import MulticlassScores, multiclass_scores
-from src.models.class_weights import balanced_class_weights
-from src.pipeline.multiclass_analysis import MulticlassAnalysis, log_multiclass_to_aim
-from src.pipeline.training import train
-from src.utils.errors import TextlabError
-from src.utils.instantiate import build, build_datamodule
+from src.tasks.multiclass import balanced_class_weights
+from src.tasks.token import TokenTask
+from src.train import train
 
 # real lines of dair-ai emotion train.txt (header included)
 REAL_LINES = [
@@ -32,6 +33,10 @@ REAL_LINES = [
     "i feel as confused about life as a teenager or as jaded as a year old man;fear",
 ]
 EMOTION_ROWS = ["data.max_train_rows=160", "data.max_val_rows=60", "data.max_test_rows=60"]
+
+
+def emotion(emotion_dir: Path) -> list[str]:
+    return ["data=emotion", f"data.data_dir={emotion_dir}"]
 
 
 def write_lines(path: Path, lines: list[str]) -> Path:
@@ -93,8 +98,8 @@ def test_balanced_class_weights_match_sklearn() -> None:
     assert balanced_class_weights(ids, 3).numpy() == pytest.approx(expected)
 
 
-def test_emotion_raw_split_is_what_the_run_trains_on(make_cfg, external_data_dir) -> None:
-    datamodule = build_datamodule(make_cfg("data=emotion", *EMOTION_ROWS).data)
+def test_emotion_raw_split_is_what_the_run_trains_on(make_cfg, emotion_dir) -> None:
+    datamodule = build_datamodule(make_cfg(*emotion(emotion_dir), *EMOTION_ROWS).data)
     datamodule.prepare_data()
     datamodule.setup("fit")
     datamodule.setup("test")
@@ -109,29 +114,35 @@ def test_emotion_raw_split_is_what_the_run_trains_on(make_cfg, external_data_dir
         assert np.array_equal(raw.labels, dataset.labels.argmax(axis=1))
 
 
-def test_model_options_fail_clearly(make_cfg, external_data_dir) -> None:
-    base = make_cfg("data=emotion")
-    with pytest.raises(TextlabError, match="model.class_weights must be one of"):
-        build(make_cfg("data=emotion", "model.class_weights=inverse").model, label_names=["a"])
-    with pytest.raises(TextlabError, match="pos_weight does not apply to multiclass"):
-        build(make_cfg("data=emotion", "model.pos_weight.enabled=true").model, label_names=["a"])
-    with pytest.raises(TextlabError, match="token tasks use model=token_tagger"):
-        build(base.model, task="token", label_names=["a"])
+def test_task_options_fail_clearly(make_cfg, emotion_dir) -> None:
+    base = make_cfg(*emotion(emotion_dir))
+    bad = make_cfg(*emotion(emotion_dir), "data.task.class_weights=inverse")
+    with pytest.raises(TextlabError, match="data.task.class_weights must be one of"):
+        build(bad.model, label_names=["a"])
+    with pytest.raises(TextlabError, match="labels words .* use model=token_tagger"):
+        build(base.model, task=TokenTask(), label_names=["a"])
 
 
-def test_class_weights_come_from_the_training_split(make_cfg, external_data_dir) -> None:
-    cfg = make_cfg("data=emotion", *EMOTION_ROWS, "model.class_weights=balanced")
+def test_class_weights_come_from_the_training_split(make_cfg, emotion_dir) -> None:
+    cfg = make_cfg(*emotion(emotion_dir), *EMOTION_ROWS, "data.task.class_weights=balanced")
     datamodule = build_datamodule(cfg.data)
     model = build(cfg.model, label_names=datamodule.label_names)
     L.Trainer(fast_dev_run=1, logger=False, enable_progress_bar=False).fit(model, datamodule)
     class_ids = datamodule.train_dataset.labels.argmax(axis=1)
     expected = compute_class_weight("balanced", classes=np.arange(6), y=class_ids)
-    assert model.class_weight.numpy() == pytest.approx(expected)
-    assert "class_weight" not in model.state_dict()  # checkpoints load with or without it
+    assert model.loss_fn.class_weight.numpy() == pytest.approx(expected)
+    assert not any(
+        "class_weight" in key for key in model.state_dict()
+    )  # checkpoints load with or without it
 
 
-def test_tiny_emotion_run_end_to_end(make_cfg, tmp_path: Path, external_data_dir) -> None:
-    cfg = make_cfg("data=emotion", *EMOTION_ROWS, "model=avg_pooler", "evaluate_base=true")
+def test_tiny_emotion_run_end_to_end(make_cfg, tmp_path: Path, emotion_dir) -> None:
+    cfg = make_cfg(
+        *emotion(emotion_dir),
+        *EMOTION_ROWS,
+        "model=avg_pooler",
+        "callbacks.base_vs_tuned.enabled=true",
+    )
     summary = train(cfg)
     metrics = summary["metrics"]
     for stage in ("val", "test", "base/test"):
@@ -155,7 +166,7 @@ def test_tiny_emotion_run_end_to_end(make_cfg, tmp_path: Path, external_data_dir
 
 def test_confusion_matrix_goes_to_aim_as_param_and_image(tmp_path: Path) -> None:
     from aim import Image
-    from src.plots.confusion import plot_confusion_matrix
+    from src.plots import plot_confusion_matrix
 
     class FakeRun(dict):
         tracked: list = []
@@ -163,14 +174,17 @@ def test_confusion_matrix_goes_to_aim_as_param_and_image(tmp_path: Path) -> None
         def track(self, value, name, context):
             self.tracked.append((value, name, context))
 
-    class AimLogger:  # the pipeline recognises Aim loggers by class name
+    class AimLogger:
         experiment = FakeRun()
 
     counts = np.array([[5, 1], [2, 7]])
     png = plot_confusion_matrix(counts, ["joy", "fear"], tmp_path / "cm.png")
-    analysis = MulticlassAnalysis(None, ["joy", "fear"], {}, counts, {"confusion_matrix": png})
-    assert log_multiclass_to_aim([AimLogger()], analysis) == 1
+    results = {
+        "evaluation": {"labels": ["joy", "fear"], "confusion_matrix": counts.tolist()},
+        "plots": {"confusion_matrix": png},
+    }
     run = AimLogger.experiment
+    AimArtifacts.track(run, results)
     assert run["confusion_matrix"] == {"labels": ["joy", "fear"], "counts": [[5, 1], [2, 7]]}
     (image, name, context), *_ = run.tracked
     assert isinstance(image, Image) and name == "confusion_matrix"

@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 import torch
 
-from src.inference.checkpoint_predictor import CheckpointPredictor, read_texts
-from src.pipeline.load_run import load_run
-from src.pipeline.training import train
-from src.utils.errors import TextlabError
-from tests.conftest import ROOT, TINY, compose_config, run_module
+from src.deploy.predictors import read_texts
+from src.deploy.torch_predictors import CheckpointPredictor
+from src.errors import TextlabError
+from src.runs.loading import load_run
+from src.train import train
+from tests.conftest import TINY, compose_config, run_module
 
 TEXTS = ["you are a wonderful person", "i feel so sad and lonely today", "what an idiot"]
 
@@ -28,23 +29,20 @@ def trained_run(tmp_path_factory, cache_dir: Path, *overrides: str) -> str:
 @pytest.fixture(scope="module")
 def multilabel_ckpt(tmp_path_factory, token_cache_dir) -> str:
     rows = ["data.max_train_rows=120", "data.max_test_rows=60"]
-    fast = ["evaluation.plots=false", "evaluation.temperature_scaling=false"]
+    fast = ["callbacks.plots.enabled=false", "callbacks.calibration.temperature_scaling=false"]
     return trained_run(tmp_path_factory, token_cache_dir, *rows, *fast)
 
 
 @pytest.fixture(scope="module")
-def multiclass_ckpt(tmp_path_factory, token_cache_dir) -> str:
-    data = ROOT.parent / "shared" / "data" / "emotion"
-    if not data.is_dir():
-        pytest.skip(f"research-only emotion data {data} is absent; set TEXTLAB_DATA_DIR")
+def multiclass_ckpt(tmp_path_factory, token_cache_dir, emotion_dir: Path) -> str:
     rows = ["data.max_train_rows=120", "data.max_val_rows=40", "data.max_test_rows=40"]
-    rows.append("evaluation.plots=false")
+    rows += ["callbacks.plots.enabled=false", f"data.data_dir={emotion_dir}"]
     return trained_run(tmp_path_factory, token_cache_dir, "data=emotion", *rows)
 
 
 def model_probs(ckpt: str, texts: list[str]) -> np.ndarray:
     """The reference: the run's model on the run's tokenisation, one text at a time."""
-    from src.utils.instantiate import build
+    from src.config import build
 
     run = load_run(ckpt)
     tokenizer = build(run.cfg.data.tokenizer)
@@ -53,7 +51,7 @@ def model_probs(ckpt: str, texts: list[str]) -> np.ndarray:
         ids = tokenizer(text, truncation=True, max_length=run.cfg.data.max_length)["input_ids"]
         ids = torch.tensor([ids])
         with torch.no_grad():
-            out.append(run.model.probabilities(run.model(ids, torch.ones_like(ids))))
+            out.append(run.model.task.probabilities(run.model(ids, torch.ones_like(ids))))
     return torch.cat(out).numpy()
 
 
@@ -112,11 +110,13 @@ def test_cli_reads_a_file_and_writes_jsonl(multiclass_ckpt: str, tmp_path: Path)
     assert f"written: {out} (2 predictions)" in result.stdout
 
 
-def test_src_eval_refuses_a_multiclass_run_clearly(multiclass_ckpt: str) -> None:
-    from src.pipeline.evaluation import evaluate_checkpoint
+def test_src_eval_scores_a_multiclass_run_with_its_own_scores(multiclass_ckpt: str) -> None:
+    """src.eval no longer refuses a multi-class run: it scores it as training did."""
+    from src.eval import evaluate_checkpoint
 
-    with pytest.raises(TextlabError, match="is a multiclass run: its test scores are in"):
-        evaluate_checkpoint(multiclass_ckpt)
+    report = evaluate_checkpoint(multiclass_ckpt)
+    assert report["task"] == "multiclass" and "thresholds" not in report
+    assert 0.0 <= report["scores"]["default"]["accuracy"] <= 1.0
 
 
 def test_bad_input_is_one_clear_error(multilabel_ckpt: str, tmp_path: Path) -> None:
@@ -134,3 +134,19 @@ def test_bad_input_is_one_clear_error(multilabel_ckpt: str, tmp_path: Path) -> N
         CheckpointPredictor(tmp_path / "nope.ckpt")
     with pytest.raises(TextlabError, match="thresholds must be"):
         CheckpointPredictor(multilabel_ckpt, thresholds="best")
+
+
+def test_output_formats_agree_with_their_tasks() -> None:
+    """The torch-free formats (ONNX path) read logits as the task objects do."""
+    from src.tasks import TASKS, task_class
+    from src.tasks.base import SEQUENCE
+    from src.tasks.formats import FORMATS
+
+    assert set(FORMATS) == set(TASKS)
+    logits = torch.randn(4, 3, 5, generator=torch.Generator().manual_seed(0)) * 4
+    for name, fmt in FORMATS.items():
+        task = task_class(name)()
+        assert fmt.per_label_thresholds == task.per_label_thresholds
+        assert fmt.per_text == (task.output == SEQUENCE)
+        expected = task.probabilities(logits).numpy()
+        np.testing.assert_allclose(fmt.probabilities(logits.numpy()), expected, atol=1e-6)

@@ -6,20 +6,24 @@ import numpy as np
 import pytest
 import torch
 
-from src.callbacks.prior_bias import PriorBiasInit, output_layer, prior_logits
-from src.pipeline.training import train
-from src.utils.errors import TextlabError
+from src.callbacks.training import PriorBiasInit
+from src.errors import TextlabError
+from src.tasks.base import TOKENS
+from src.tasks.multiclass import MulticlassTask
+from src.tasks.multilabel import MultilabelTask
+from src.tasks.token import TokenTask
+from src.train import train
 
 
 def test_prior_logits_multilabel_ignores_unscored() -> None:
     labels = np.array([[1, 0], [0, -1], [0, 1], [0, -1]], dtype=float)
     # label 0: 1 of 4 positive; label 1: 1 of 2 scored positive
-    np.testing.assert_allclose(prior_logits(labels, "multilabel"), [np.log(1 / 3), 0.0])
+    np.testing.assert_allclose(MultilabelTask().prior_logits(labels), [np.log(1 / 3), 0.0])
 
 
 def test_prior_logits_multiclass_is_log_prior() -> None:
     np.testing.assert_allclose(
-        prior_logits(np.array([0, 0, 0, 2]), "multiclass"), np.log([0.75, 1e-4, 0.25])
+        MulticlassTask().prior_logits(np.array([0, 0, 0, 2])), np.log([0.75, 1e-4, 0.25])
     )
 
 
@@ -31,16 +35,16 @@ class SpyPriorBiasInit(PriorBiasInit):
 
     def on_fit_start(self, trainer, pl_module) -> None:
         super().on_fit_start(trainer, pl_module)
-        CAPTURED["bias"] = output_layer(pl_module).bias.detach().clone().numpy()
+        CAPTURED["bias"] = pl_module.output_layer().bias.detach().clone().numpy()
         CAPTURED["labels"] = np.asarray(trainer.datamodule.train_dataset.labels)
 
 
 def test_fresh_fit_starts_at_the_priors_and_resume_keeps_the_checkpoint(make_cfg, tmp_path):
-    spy = ["callbacks.prior_bias_init.enabled=true", "evaluation.enabled=false"]
+    spy = ["callbacks.prior_bias_init.enabled=true", "analyses=false"]
     cfg = make_cfg(*spy, run_dir=tmp_path / "first")
     cfg.callbacks.prior_bias_init._target_ = f"{__name__}.SpyPriorBiasInit"
     train(cfg)
-    expected = prior_logits(CAPTURED["labels"], "multilabel")
+    expected = MultilabelTask().prior_logits(CAPTURED["labels"])
     np.testing.assert_allclose(CAPTURED["bias"], expected, rtol=1e-5, atol=1e-6)
 
     last = tmp_path / "first" / "checkpoints" / "last.ckpt"
@@ -52,12 +56,17 @@ def test_fresh_fit_starts_at_the_priors_and_resume_keeps_the_checkpoint(make_cfg
     np.testing.assert_allclose(CAPTURED["bias"], trained_bias)
 
 
-def test_refuses_a_model_without_a_sequence_head() -> None:
+def test_refuses_a_token_task() -> None:
     class Tagger(torch.nn.Module):
-        task = "token"
+        task = TokenTask()
 
     class FakeTrainer:
         ckpt_path = None
 
-    with pytest.raises(TextlabError, match="prior_bias_init"):
+        class datamodule:  # noqa: N801
+            class train_dataset:  # noqa: N801
+                labels = np.zeros((2, 1))
+
+    assert Tagger.task.output == TOKENS
+    with pytest.raises(TextlabError, match="not for the token task"):
         PriorBiasInit().on_fit_start(FakeTrainer(), Tagger())

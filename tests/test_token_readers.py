@@ -10,7 +10,7 @@ import pytest
 from src.data.readers.conll import read_conll
 from src.data.readers.tagged import TaggedSentence
 from src.data.readers.vua import read_vua_split
-from src.utils.errors import TextlabError
+from src.errors import TextlabError
 
 ROOT = Path(__file__).resolve().parent.parent
 

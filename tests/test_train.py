@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from src.pipeline.training import train
-from src.utils.errors import TextlabError
+from src.errors import TextlabError
+from src.train import train
 from tests.conftest import run_module
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -123,13 +123,13 @@ def test_unreachable_backbone_fails_before_training(tmp_path: Path) -> None:
 
 
 def test_load_run_reproduces_test_predictions(make_cfg, tmp_path: Path) -> None:
-    from src.pipeline.load_run import load_run
+    from src.runs.loading import load_run
 
     cfg = make_cfg("trainer.max_epochs=1")
     summary = train(cfg)
     loaded = load_run(summary["best_checkpoint"])
     assert loaded.run_dir == tmp_path / "run"
-    from src.utils.instantiate import build_datamodule
+    from src.config import build_datamodule
 
     datamodule = build_datamodule(loaded.cfg.data)
     datamodule.prepare_data()
@@ -146,7 +146,7 @@ def test_load_run_reproduces_test_predictions(make_cfg, tmp_path: Path) -> None:
 
 
 def test_load_run_without_run_folder_is_a_clear_error(tmp_path: Path) -> None:
-    from src.pipeline.load_run import load_run
+    from src.runs.loading import load_run
 
     ckpt = tmp_path / "model.ckpt"
     ckpt.write_bytes(b"not a checkpoint")
@@ -156,7 +156,7 @@ def test_load_run_without_run_folder_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_trains_without_any_logger(make_cfg) -> None:
     """logger=none: the default callbacks (LearningRateMonitor needs a logger) still work."""
-    summary = train(make_cfg("logger=none", "evaluation.enabled=false"))
+    summary = train(make_cfg("logger=none", "analyses=false"))
     assert summary["status"] == "success"
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from src.data.readers.conll import read_conll
 from src.data.readers.vua import read_vua_split
-from src.data.token_alignment import encode_sentences
-from src.models.encoder import load_tokenizer
+from src.data.tagging import encode_sentences
+from src.models.encoders import load_tokenizer
 
 ROOT = Path(__file__).resolve().parents[2]
 VUA = Path(os.environ.get("TEXTLAB_DATA_DIR", ROOT.parent / "shared" / "data")) / "vua-metaphor-seq"

@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from src.utils.errors import TextlabError
+from src.errors import TextlabError
 
 
 def _strata(labels: np.ndarray, val_fraction: float) -> np.ndarray:

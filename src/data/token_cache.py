@@ -23,7 +23,7 @@ from typing import NamedTuple
 import numpy as np
 from tqdm.auto import tqdm
 
-from src.utils.errors import TextlabError
+from src.errors import TextlabError
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +71,15 @@ def tokenizer_identity(tokenizer) -> str:
         spec.pop("padding", None)
         definition = json.dumps(spec, sort_keys=True)
     return hashlib.sha256(definition.encode("utf-8")).hexdigest()
+
+
+def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
+    """Content hash of a file, read in chunks so large data files don't fill memory."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def cache_key(tokenizer_id: str, max_length: int, data_hash: str, tag: str) -> str:

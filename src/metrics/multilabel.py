@@ -8,7 +8,13 @@ Why not ``torchmetrics.classification.MultilabelAUROC``: it scores a label with 
 example as 0.0 and keeps it in the macro mean, which drags the mean down. Here such a label (or
 one with no negative example) gets AUC = NaN and is left out of the mean, as sklearn's
 ``roc_auc_score`` per label and the Jigsaw competition do.
+
+``scores_at_thresholds`` adds precision and recall with the same rules (``prob >= threshold``
+is positive, a ratio with a zero denominator is 0, a label with no scored row is left out of
+the macro means), for the evaluation report.
 """
+
+from __future__ import annotations
 
 from collections.abc import Sequence
 
@@ -142,3 +148,38 @@ class MultilabelScores(Metric):
         """Scores over all stored rows, with the keys of :func:`multilabel_scores`."""
         probs, targets = dim_zero_cat(self.probs), dim_zero_cat(self.targets)
         return _scores(probs, targets, self.label_names, self.threshold)
+
+
+# -- precision and recall beside F1 and AUC, at any thresholds ---------------------------------
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    return np.divide(num, den, out=np.zeros_like(num, dtype=np.float64), where=den > 0)
+
+
+def scores_at_thresholds(
+    probs: np.ndarray, targets: np.ndarray, label_names: list[str], threshold: Threshold = 0.5
+) -> dict[str, float]:
+    """Keys: ``{precision,recall,f1}_{macro,micro}``, ``auc_macro``, ``{metric}/{label}``."""
+    scores = multilabel_scores(probs, targets, label_names, threshold)
+    probs_t = torch.as_tensor(np.asarray(probs))
+    # the same comparison as multilabel_scores: thresholds in the probabilities' dtype
+    thresholds = torch.as_tensor(threshold, dtype=probs_t.dtype).numpy()
+    probs = probs_t.numpy()
+    targets = np.asarray(targets)
+    valid = targets != UNSCORED
+    positive = targets == 1
+    predicted = probs >= thresholds
+    tp = (predicted & positive).sum(0).astype(np.float64)
+    fp = (predicted & valid & ~positive).sum(0).astype(np.float64)
+    fn = (~predicted & positive).sum(0).astype(np.float64)
+    has_rows = valid.any(0)
+    per_label = {
+        "precision": np.where(has_rows, _ratio(tp, tp + fp), np.nan),
+        "recall": np.where(has_rows, _ratio(tp, tp + fn), np.nan),
+    }
+    for metric, values in per_label.items():
+        scores[f"{metric}_macro"] = float(np.nanmean(values)) if has_rows.any() else float("nan")
+        for j, name in enumerate(label_names):
+            scores[f"{metric}/{name}"] = float(values[j])
+    scores["precision_micro"] = float(_ratio(tp.sum(), tp.sum() + fp.sum()))
+    scores["recall_micro"] = float(_ratio(tp.sum(), tp.sum() + fn.sum()))
+    return dict(sorted(scores.items()))

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from src.utils.errors import TextlabError
+from src.errors import TextlabError
 
 MODEL_POOLING = {"cls_pooler": "cls", "avg_pooler": "mean"}
 NOT_A_CELL = ("seed", "model", "model.pooling")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from src.data.readers.tagged import TaggedSentence, decode_line, read_bytes
-from src.utils.errors import TextlabError
+from src.errors import TextlabError
 
 
 def _fields(text: str) -> list[str]:

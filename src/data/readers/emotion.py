@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from src.utils.errors import TextlabError
+from src.errors import TextlabError
 
 #: Hugging Face ``dair-ai/emotion`` class order (label id i = EMOTION_LABELS[i])
 EMOTION_LABELS = ["sadness", "joy", "love", "anger", "fear", "surprise"]

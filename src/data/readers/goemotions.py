@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from src.data.readers.validation import check_ids, check_texts, read_csv_file
-from src.utils.errors import TextlabError
+from src.errors import TextlabError
 
 COLUMNS = ["text", "labels", "id"]
 

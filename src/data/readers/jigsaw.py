@@ -20,7 +20,7 @@ from src.data.readers.validation import (
     require_columns,
     row_ref,
 )
-from src.utils.errors import TextlabError
+from src.errors import TextlabError
 
 JIGSAW_LABELS: tuple[str, ...] = (
     "toxic",

@@ -6,7 +6,7 @@ import gzip
 from dataclasses import dataclass
 from pathlib import Path
 
-from src.utils.errors import TextlabError
+from src.errors import TextlabError
 
 
 @dataclass

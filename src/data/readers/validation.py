@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from src.utils.errors import TextlabError
+from src.errors import TextlabError
 
 
 def read_csv_file(path: Path, **read_kwargs) -> pd.DataFrame:

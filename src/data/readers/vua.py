@@ -12,7 +12,7 @@ import csv
 from pathlib import Path
 
 from src.data.readers.tagged import TaggedSentence, decode_line, read_bytes, undo_double_utf8
-from src.utils.errors import TextlabError
+from src.errors import TextlabError
 
 REQUIRED = ("sentence", "label_seq")
 

@@ -1,0 +1,310 @@
+"""The pool-based active-learning loop: train, evaluate, query, checkpoint, repeat.
+
+Round 0 trains on ``initial_size`` random pool rows; each of the ``rounds`` acquisition rounds
+then adds ``query_size`` rows picked by the strategy from the unlabelled rest. Labels of the
+pool are read only for rows already labelled (the strategies see predictions and the labelled
+rows' labels, nothing else). Each round ends with a checkpoint (``src.active_learning.rounds``);
+``active.resume=true`` continues after the last complete one.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as L
+import numpy as np
+from omegaconf import DictConfig
+from torch.utils.data import DataLoader
+
+from src.active_learning import rounds
+from src.active_learning.model import (
+    Weights,
+    build_round_model,
+    eval_probs,
+    evaluate_round,
+    fit_round,
+    loader,
+    mc_dropout_probs,
+    subset,
+)
+from src.active_learning.rounds import AimRounds
+from src.active_learning.settings import ActiveSettings, build_strategy
+from src.active_learning.strategies import MC_PROBS, NOTHING, PoolView, Strategy
+from src.callbacks.training import set_prior_bias
+from src.config import build, build_datamodule
+from src.data.batching import TokenizedDataset
+from src.errors import TextlabError
+from src.metrics.thresholds import metric_function
+from src.runs.lifecycle import Run
+from src.tasks.multilabel import MultilabelTask
+
+log = logging.getLogger(__name__)
+
+
+# -- the pool --------------------------------------------------------------------------------------
+def pool_subset(train_size: int, pool_size: int | None, seed: int) -> np.ndarray:
+    """Rows of the training split that form the pool: all, or a seeded subset (sorted)."""
+    if pool_size is None or pool_size >= train_size:
+        return np.arange(train_size)
+    return np.sort(np.random.default_rng(seed).choice(train_size, size=pool_size, replace=False))
+
+
+class Pool:
+    """Positions 0..size-1; a row's labels are revealed only once it is added."""
+
+    def __init__(self, size: int, labelled: np.ndarray | None = None) -> None:
+        self.size = int(size)
+        self._labelled: list[int] = []
+        self._is_labelled = np.zeros(self.size, dtype=bool)
+        if labelled is not None:
+            self.add(labelled)
+
+    @property
+    def labelled(self) -> np.ndarray:
+        """Labelled positions in the order they were revealed."""
+        return np.asarray(self._labelled, dtype=np.int64)
+
+    def unlabelled(self) -> np.ndarray:
+        """Positions not labelled yet, ascending."""
+        return np.flatnonzero(~self._is_labelled)
+
+    def add(self, positions: np.ndarray) -> None:
+        """Reveal these rows; a repeat or an out-of-range position is a bug, so it raises."""
+        positions = np.asarray(positions, dtype=np.int64).ravel()
+        if len(np.unique(positions)) != len(positions):
+            raise ValueError("the same row was queried twice in one batch")
+        if len(positions) and (positions.min() < 0 or positions.max() >= self.size):
+            raise ValueError(f"positions outside the pool of {self.size}")
+        if self._is_labelled[positions].any():
+            raise ValueError("a row that is already labelled was queried again")
+        self._is_labelled[positions] = True
+        self._labelled.extend(int(p) for p in positions)
+
+
+# -- the experiment --------------------------------------------------------------------------------
+@dataclass
+class Experiment:
+    """What stays fixed across rounds: config, strategy, the pool rows and the eval splits."""
+
+    cfg: DictConfig
+    settings: ActiveSettings
+    strategy: Strategy
+    train_split: TokenizedDataset
+    pool_rows: np.ndarray  # pool position -> row of the training split
+    label_names: list[str]
+    batch_size: int
+    pad_token_id: int
+    val: DataLoader
+    test: DataLoader
+
+    @property
+    def precision(self) -> str:
+        return str(self.cfg.trainer.precision)
+
+    @property
+    def accelerator(self) -> str:
+        return str(self.cfg.trainer.accelerator)
+
+
+def check_supported(cfg: DictConfig) -> None:
+    """Active learning here is for multi-label data (the strategies score one Bernoulli
+    variable per label, the rounds tune per-label thresholds); refuse anything else early."""
+    task = build(cfg.data.task)
+    if not isinstance(task, MultilabelTask):
+        raise TextlabError(
+            f"active learning needs a multi-label data set (data=jigsaw, data=goemotions); "
+            f"this one is a {task.name} task"
+        )
+    try:
+        metric_function(str(cfg.evaluation.threshold_metric))
+    except ValueError as err:
+        raise TextlabError(f"evaluation.threshold_metric: {err}") from None
+
+
+def _prepare(
+    cfg: DictConfig, settings: ActiveSettings, strategy: Strategy
+) -> tuple[Experiment, Any]:
+    """Read and tokenise the data once; the pool is (a seeded subset of) the training split."""
+    datamodule = build_datamodule(cfg.data)
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+    datamodule.setup("test")
+    train_split = datamodule.train_dataset
+    pool_rows = pool_subset(len(train_split), settings.pool_size, cfg.seed)
+    settings.check_pool(len(pool_rows))
+    pad = int(datamodule.tokenizer.pad_token_id)
+    experiment = Experiment(
+        cfg=cfg,
+        settings=settings,
+        strategy=strategy,
+        train_split=train_split,
+        pool_rows=pool_rows,
+        label_names=datamodule.label_names,
+        batch_size=datamodule.batch_size,
+        pad_token_id=pad,
+        val=loader(datamodule.val_dataset, datamodule.eval_batch_size, pad),
+        test=loader(datamodule.test_dataset, datamodule.eval_batch_size, pad),
+    )
+    return experiment, datamodule
+
+
+def _query(exp: Experiment, model: L.LightningModule, pool: Pool, rng) -> np.ndarray:
+    """Pool positions of the next ``query_size`` rows to label."""
+    candidates = pool.unlabelled()
+    labelled_targets = exp.train_split.labels[exp.pool_rows[pool.labelled]]
+    view = PoolView(size=len(candidates), labelled_targets=labelled_targets)
+    strategy = exp.strategy
+    if strategy.needs != NOTHING:
+        rows = subset(exp.train_split, exp.pool_rows[candidates])
+        data = loader(rows, exp.settings.predict_batch_size, exp.pad_token_id)
+        if strategy.needs == MC_PROBS:
+            view.mc_probs = mc_dropout_probs(
+                model,
+                data,
+                strategy.mc_passes,
+                strategy.dropout_scope,
+                exp.precision,
+                exp.accelerator,
+            )
+        else:
+            view.probs = eval_probs(model, data, exp.precision, exp.accelerator)
+    return candidates[strategy.select(view, exp.settings.query_size, rng)]
+
+
+def _initial_pool(size: int, settings: ActiveSettings, seed: int):
+    rng = np.random.default_rng(seed)
+    return Pool(size, rng.choice(size, size=settings.initial_size, replace=False)), rng
+
+
+def _start(
+    settings: ActiveSettings, run_dir: Path, manifest: dict[str, Any], seed: int
+) -> tuple[Pool, np.random.Generator, int, Weights | None, dict[str, Any]]:
+    """A new run (random initial set) or the state after the last complete round."""
+    size = len(manifest["pool_ids"])
+    if not settings.resume:
+        if rounds.completed_rounds(run_dir):
+            raise TextlabError(
+                f"{run_dir} already holds rounds; pass active.resume=true to continue it, "
+                "or use a new folder"
+            )
+        rounds.write_manifest(run_dir, manifest)
+        return *_initial_pool(size, settings, seed), 0, None, manifest
+    saved = rounds.read_manifest(run_dir)
+    rounds.check_same_run(saved, manifest, run_dir)
+    rounds.clear_partial(run_dir)  # the round in progress when the run stopped is redone
+    done = rounds.completed_rounds(run_dir)
+    if not done:  # stopped during round 0: start it again
+        return *_initial_pool(size, settings, seed), 0, None, saved
+    last = done[-1]
+    rng = last.restore_rng()
+    pool = Pool(size, np.concatenate([last.labelled, last.queried]))
+    weights = last.load_weights() if settings.keeps_weights else None
+    log.info("resuming %s after round %d (%d labelled)", run_dir, last.round, len(pool.labelled))
+    return pool, rng, last.round + 1, weights, saved
+
+
+def _run_round(
+    exp: Experiment, round_index: int, pool: Pool, previous: Weights | None, rng, run_dir: Path
+) -> tuple[dict[str, Any], np.ndarray, Weights | None]:
+    """Train on the labelled rows, score, query, checkpoint; returns metrics, query, weights."""
+    cfg, settings = exp.cfg, exp.settings
+    started = time.time()
+    labelled = pool.labelled
+    model = build_round_model(cfg, exp.label_names, settings, previous)
+    rows = exp.pool_rows[labelled]
+    if settings.prior_bias and settings.fresh_head(round_index):
+        set_prior_bias(model, exp.train_split.labels[rows])
+    fit_round(cfg, model, exp.train_split, rows, exp.batch_size, exp.pad_token_id)
+    trained = time.time()
+    scores, thresholds = evaluate_round(
+        model,
+        exp.val,
+        exp.test,
+        exp.label_names,
+        cfg.evaluation.threshold_metric,
+        cfg.evaluation.default_threshold,
+        exp.precision,
+        exp.accelerator,
+    )
+    evaluated = time.time()
+    queried = np.empty(0, dtype=np.int64)
+    if round_index < settings.rounds:
+        queried = _query(exp, model, pool, rng)
+    revealed = exp.train_split.labels[exp.pool_rows[labelled]]
+    metrics = {
+        "round": round_index,
+        "num_labelled": len(labelled),
+        "strategy": settings.strategy,
+        "seed": cfg.seed,
+        **scores,
+        "labelled/positives_per_row": float((revealed == 1).sum(axis=1).mean()),
+        "train_seconds": round(trained - started, 2),
+        "eval_seconds": round(evaluated - trained, 2),
+        "query_seconds": round(time.time() - evaluated, 2),
+    }
+    weights = None
+    if settings.keeps_weights:
+        weights = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    rounds.save_round(
+        run_dir,
+        round_index,
+        labelled,
+        queried,
+        metrics,
+        rounds.capture_rng(rng),
+        weights,
+        extra_json={"thresholds.json": thresholds},
+    )
+    return metrics, queried, weights
+
+
+def run_active(cfg: DictConfig) -> dict[str, Any]:
+    """Run (or resume) one active-learning simulation; returns the run's summary
+    (metrics.json: status ``finished`` or ``paused``, the last round's metrics)."""
+    settings = ActiveSettings.from_cfg(cfg.active)
+    strategy = build_strategy(cfg.active)
+    run_dir = Path(settings.run_dir or cfg.paths.output_dir)
+    with Run(cfg, run_dir) as run:  # checks the accelerator, seeds every generator
+        check_supported(cfg)
+        exp, datamodule = _prepare(cfg, settings, strategy)
+        pool_ids = [datamodule.train_ids[i] for i in exp.pool_rows]
+        manifest = rounds.new_manifest(settings, cfg.seed, pool_ids, str(cfg.data._target_))
+        pool, rng, first_round, previous, manifest = _start(settings, run_dir, manifest, cfg.seed)
+        run.record_start(datamodule.data_files(), loggers=False)
+        aim = AimRounds(cfg, manifest.get("aim_run_hash"), run.info)
+        if aim.logger is not None:
+            run.loggers.append(aim.logger)  # closed with the run; its hash goes to metrics.json
+        if aim.hash and manifest.get("aim_run_hash") != aim.hash:
+            manifest["aim_run_hash"] = aim.hash
+            rounds.write_manifest(run_dir, manifest)
+
+        done = rounds.completed_rounds(run_dir)
+        metrics: dict[str, Any] = done[-1].metrics if done else {}
+        status = "finished"
+        for trained_here, round_index in enumerate(range(first_round, settings.rounds + 1)):
+            if trained_here == settings.max_rounds_this_process:
+                status = "paused"
+                break
+            metrics, queried, previous = _run_round(exp, round_index, pool, previous, rng, run_dir)
+            if settings.keep_weights == "last":
+                rounds.drop_old_weights(run_dir, round_index)
+            rounds.write_rounds_csv(run_dir)
+            aim.track_round(metrics)
+            log.info(
+                "round %d: %d labelled, test f1_micro tuned %.4f, auc %.4f",
+                round_index,
+                metrics["num_labelled"],
+                metrics["test/f1_micro_tuned"],
+                metrics["test/auc_macro"],
+            )
+            pool.add(queried)
+        return run.finish(
+            metrics,
+            status=status,
+            rounds_done=len(rounds.completed_rounds(run_dir)),
+            num_labelled=len(pool.labelled),
+        )

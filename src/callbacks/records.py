@@ -1,0 +1,142 @@
+"""What a run records about its analyses: ``statistics.json`` and the Aim artifacts.
+
+Both act at the very end of the predict run (``teardown``), after every analysis in
+``src.callbacks.analyses`` has finished, and read the run folder the lifecycle wrote
+(``run_info.json``, ``metrics.json``, ``config.yaml``), so they also work with a user's own
+Trainer (what is missing is left out).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as L
+import yaml
+
+from src.callbacks.analyses import after_fit_state
+from src.callbacks.training import MetricHistory
+from src.runs.files import CONFIG_FILE, METRICS_FILE, RUN_INFO_FILE, write_json
+from src.runs.tracking import aim_runs
+
+STATISTICS_FILE = "statistics.json"
+
+
+def _read(path: Path, parse: Any) -> Any:
+    try:
+        return parse(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, yaml.YAMLError):
+        return None
+
+
+def _relative(path: Path, run_dir: Path) -> str:
+    path, run_dir = Path(path).resolve(), run_dir.resolve()
+    return str(path.relative_to(run_dir)) if path.is_relative_to(run_dir) else str(path)
+
+
+def merged_results(trainer: L.Trainer) -> dict[str, Any]:
+    """The analyses' results as one mapping; their ``plots`` entries merged."""
+    merged: dict[str, Any] = {"plots": {}}
+    for result in after_fit_state(trainer).results.values():
+        for key, value in result.items():
+            if key == "plots":
+                merged["plots"].update(value)
+            else:
+                merged[key] = value
+    return merged
+
+
+class RunStatistics(L.Callback):
+    """``statistics.json``: everything a run measured and everything needed to repeat it
+    (seed, git commit, packages, data hashes, resolved config, metrics, history, thresholds,
+    calibration, evaluation, plots), in one file."""
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled
+
+    def teardown(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        if stage == "predict":
+            self.write(trainer)
+
+    def write(self, trainer: L.Trainer) -> None:
+        """Write the file now (a run without after-fit predictions calls this itself)."""
+        if not self.enabled or not trainer.is_global_zero:
+            return
+        run_dir = Path(trainer.default_root_dir)
+        summary = _read(run_dir / METRICS_FILE, json.loads) or {}
+        history = next((c for c in trainer.callbacks if isinstance(c, MetricHistory)), None)
+        results = merged_results(trainer)
+        plots = {name: _relative(path, run_dir) for name, path in results.pop("plots").items()}
+        payload = {
+            **(_read(run_dir / RUN_INFO_FILE, json.loads) or {}),
+            "config": _read(run_dir / CONFIG_FILE, yaml.safe_load) or {},
+            "metrics": summary.get("metrics", {}),
+            "training": {k: v for k, v in summary.items() if k != "metrics"},
+            "history": history.as_dict() if history else {},
+            **results,
+        }
+        if plots:
+            payload["plots"] = plots
+        write_json(run_dir / STATISTICS_FILE, payload)
+
+
+def _track_scores(run: Any, scores: dict[str, Any], context: dict[str, str]) -> None:
+    for name, value in scores.items():
+        if isinstance(value, int | float) and math.isfinite(value):
+            run.track(float(value), name=name, context=context)
+
+
+class AimArtifacts(L.Callback):
+    """The analyses in Aim: thresholds, temperatures and the confusion matrix as run params,
+    scores at the tuned thresholds and ECE as metrics, every plot as an image."""
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled
+
+    def teardown(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        if not self.enabled or stage != "predict" or not trainer.is_global_zero:
+            return
+        results = merged_results(trainer)
+        if len(results) == 1 and not results["plots"]:  # no analysis ran
+            return
+        for run in aim_runs(trainer.loggers):
+            self.track(run, results)
+
+    @staticmethod
+    def track(run: Any, results: dict[str, Any]) -> None:
+        """Log merged analysis results (see ``merged_results``) to one Aim run."""
+        if "thresholds" in results:
+            run["thresholds"] = results["thresholds"]
+        evaluation = results.get("evaluation", {})
+        if "confusion_matrix" in evaluation:
+            run["confusion_matrix"] = {
+                "labels": evaluation["labels"],
+                "counts": evaluation["confusion_matrix"],
+            }
+        for split in ("val", "test"):
+            for threshold_set, scores in (evaluation.get(split) or {}).items():
+                if isinstance(scores, dict):
+                    _track_scores(run, scores, {"subset": split, "thresholds": threshold_set})
+        calibration = results.get("calibration", {})
+        if "temperatures" in calibration:
+            run["temperatures"] = calibration["temperatures"]
+        for key in ("ece_val", "ece_test", "ece_test_scaled"):
+            if key in calibration:
+                split = "val" if key == "ece_val" else "test"
+                scaling = "temperature" if key.endswith("scaled") else "none"
+                ece = {f"ece/{label}": v for label, v in calibration[key].items()}
+                _track_scores(run, ece, {"subset": split, "calibration": scaling})
+        plots = results.get("plots", {})
+        if not plots:
+            return
+        from PIL import Image as PILImage
+
+        from aim import Image
+
+        for name, path in plots.items():
+            with PILImage.open(path) as image:
+                image.load()
+                picture = Image(image.copy(), caption=name)
+            run.track(picture, name=name, context={"kind": "plot"})

@@ -1,0 +1,178 @@
+"""Callbacks around fit: the output bias started at the label priors, the untrained model
+scored first (base-vs-tuned), checkpoints that keep ``best.ckpt`` meaningful, and the
+loss/metric history the curve plots draw."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as L
+import numpy as np
+import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
+
+from src.errors import TextlabError
+from src.runs.files import BASE, IMPROVEMENT, headline_keys
+
+log = logging.getLogger(__name__)
+BEST = "best.ckpt"
+
+
+def set_prior_bias(module: L.LightningModule, train_labels: np.ndarray) -> np.ndarray:
+    """Set the output bias of a classifier to its task's priors of ``train_labels``."""
+    bias = module.task.prior_logits(np.asarray(train_labels))
+    output_layer = getattr(module, "output_layer", None)
+    if output_layer is None:
+        raise TextlabError(
+            f"{type(module).__name__} has no output layer to start at the label priors; "
+            "switch the prior-bias option off"
+        )
+    layer = output_layer()
+    with torch.no_grad():
+        layer.bias.copy_(torch.as_tensor(bias, dtype=layer.bias.dtype))
+    return bias
+
+
+class PriorBiasInit(L.Callback):
+    """Start the output bias at the training label priors instead of at p = 0.5.
+
+    With many rare labels (GoEmotions: 28 labels, about 3.5% positive each) and a zero output
+    bias, the first hundreds of AdamW steps go into pushing every logit down to the prior (Adam
+    moves the bias by about lr per step), which bends encoder and head towards "negative for
+    everything". Starting at the prior log-odds makes the initial loss the prior entropy, so
+    training starts on what discriminates. A resumed fit keeps the checkpoint's bias.
+    """
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled
+
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not self.enabled or trainer.ckpt_path:
+            return
+        set_prior_bias(pl_module, trainer.datamodule.train_dataset.labels)
+
+
+class BaseVsTuned(L.Callback):
+    """Score the model as it is before fit (its untrained head) on the test split.
+
+    Stored as ``base/test/...``; after the final test, ``improvement/test/...`` is the
+    fine-tuned minus base difference of every headline metric. Both reach the loggers and, as
+    ``run_metrics``, the run's metrics.json and results row. Evaluation uses no random numbers,
+    so the training run itself is the same with or without it.
+    """
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self.run_metrics: dict[str, float] = {}
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        if not self.enabled or stage != "fit" or trainer.datamodule is None:
+            return
+        device = trainer.strategy.root_device
+        scorer = L.Trainer(
+            accelerator=device.type,
+            devices=[device.index] if device.type == "cuda" and device.index is not None else 1,
+            precision=trainer.precision,
+            logger=False,
+            callbacks=[],
+            enable_checkpointing=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+        )
+        datamodule = trainer.datamodule
+        try:
+            results = scorer.test(pl_module, datamodule=datamodule, verbose=False)[0]
+        finally:  # the module and data belong to the training run again
+            pl_module.trainer = trainer
+            datamodule.trainer = trainer
+        base = {f"{BASE}{key}": float(value) for key, value in results.items()}
+        self.run_metrics = dict(base)
+        for logger in trainer.loggers:
+            logger.log_metrics(base, step=0)
+
+    def on_test_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not self.enabled or not self.run_metrics:
+            return
+        tuned = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
+        gains = {
+            IMPROVEMENT + key: tuned[key] - self.run_metrics[BASE + key]
+            for key in headline_keys(tuned)
+            if BASE + key in self.run_metrics
+        }
+        self.run_metrics.update(gains)
+        for logger in trainer.loggers:
+            logger.log_metrics(gains, step=trainer.global_step)
+
+
+class RunCheckpoint(ModelCheckpoint):
+    """Lightning's ModelCheckpoint that refuses names which would overwrite each other, and
+    keeps ``checkpoints/best.ckpt`` pointing at the best of the top k (a relative link), so
+    every ``ckpt_path=<run>/checkpoints/best.ckpt`` command still works."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.save_top_k not in (0, 1) and "{" not in str(self.filename):
+            raise TextlabError(
+                f"callbacks.model_checkpoint.save_top_k={self.save_top_k} needs a filename "
+                f"with {{epoch}}/{{step}} (got {self.filename!r}), or the checkpoints "
+                "overwrite each other; use callbacks=top_k"
+            )
+
+    def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        super().on_fit_end(trainer, pl_module)
+        if trainer.is_global_zero:
+            link_best(self.best_model_path)
+
+
+def link_best(best_path: str | None) -> Path | None:
+    """``checkpoints/best.ckpt`` -> the best checkpoint, unless it already is ``best.ckpt``."""
+    if not best_path:
+        return None
+    best = Path(best_path)
+    if best.name == BEST or not best.is_file():
+        return None
+    link = best.with_name(BEST)
+    if link.is_symlink() or link.exists():
+        link.unlink()
+    os.symlink(best.name, link)
+    return link
+
+
+class MetricHistory(L.Callback):
+    """The training loss per step and the validation metrics per epoch, kept in memory so
+    every run can draw its curves whatever logger it uses.
+
+    ``steps``: [(global step, train loss)]; ``epochs``: one dict of val/* per validation.
+    """
+
+    def __init__(self) -> None:
+        self.steps: list[tuple[int, float]] = []
+        self.epochs: list[dict[str, float]] = []
+        self._since_validation: list[float] = []
+
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch, batch_idx
+    ) -> None:
+        loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
+        if isinstance(loss, torch.Tensor):
+            value = float(loss.detach().float().cpu())
+            self.steps.append((trainer.global_step, value))
+            self._since_validation.append(value)
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.sanity_checking or trainer.state.fn != "fit":
+            return
+        row = {"epoch": float(trainer.current_epoch), "step": float(trainer.global_step)}
+        if self._since_validation:
+            row["train/loss"] = sum(self._since_validation) / len(self._since_validation)
+            self._since_validation = []
+        for key, value in trainer.callback_metrics.items():
+            if key.startswith("val/") and isinstance(value, torch.Tensor) and value.numel() == 1:
+                row[key] = float(value)
+        self.epochs.append(row)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"steps": [list(s) for s in self.steps], "epochs": list(self.epochs)}

@@ -1,0 +1,304 @@
+"""Export a run's checkpoint into one self-contained folder: what ``python -m src.export`` does.
+
+Formats: ``onnx`` (``model.onnx`` taking ``input_ids`` and ``attention_mask`` [batch, sequence],
+both axes dynamic, returning ``logits``; optionally ``model.int8.onnx``, dynamically quantised,
+with its accuracy cost measured on the run's test rows in ``quantization.json``) and ``hf``
+(the encoder as a standard HF folder, ``AutoModel.from_pretrained(export_dir)`` loads it, plus
+``head.safetensors`` with the head and pooler weights). The folder layout is
+``src.deploy.folder``'s; it is written in a temporary folder and moved into place complete.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import tempfile
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from src.config import build, build_datamodule
+from src.deploy.folder import (
+    EXPORT_CONFIG,
+    HEAD_FILE,
+    INT8_FILE,
+    MANIFEST,
+    ONNX_FILE,
+    QUANTIZATION,
+    THRESHOLDS,
+    open_export_folder,
+    write_manifest,
+)
+from src.deploy.predictors import OnnxPredictor
+from src.deploy.torch_predictors import non_encoder_state
+from src.errors import TextlabError
+from src.runs.files import write_json
+from src.runs.loading import LoadedRun, load_run, resolve_checkpoint
+from src.tasks.base import SEQUENCE, TOKENS
+from src.tasks.formats import OutputFormat, output_format
+
+INPUTS = ["input_ids", "attention_mask"]
+OUTPUTS = ["logits"]
+
+
+# -- onnx -------------------------------------------------------------------------------------
+class LogitsOnly(nn.Module):
+    """Fixes the exported signature to (input_ids, attention_mask) -> logits."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return self.model(input_ids, attention_mask).float()
+
+
+def example_inputs(vocab_size: int, batch: int = 2, length: int = 16) -> tuple[torch.Tensor, ...]:
+    """A padded example batch: the tracer must see a mask with padding in it."""
+    generator = torch.Generator().manual_seed(0)
+    input_ids = torch.randint(1000, min(vocab_size, 2000), (batch, length), generator=generator)
+    attention_mask = torch.ones_like(input_ids)
+    attention_mask[-1, length // 2 :] = 0
+    return input_ids, attention_mask
+
+
+def export_onnx(model: nn.Module, out_dir: Path, opset: int = 17) -> dict[str, str]:
+    """Trace the model to ``out_dir/model.onnx``; returns the model files entry.
+
+    The TorchScript exporter (``dynamo=False``): torch's default dynamo exporter needs
+    onnxscript. The wrapper is put in eval mode first, since the exporter restores each
+    module's mode afterwards (a wrapper left in train mode would switch dropout back on).
+    """
+    wrapper = LogitsOnly(model).eval()
+    vocab_size = model.encoder.config.vocab_size
+    axes = {name: {0: "batch", 1: "sequence"} for name in INPUTS}
+    per_token = model.task.output == TOKENS  # logits [batch, sequence, tags]
+    axes["logits"] = {0: "batch", 1: "sequence"} if per_token else {0: "batch"}
+    with torch.no_grad(), warnings.catch_warnings():
+        # transformers' mask helpers warn that shape checks become constants in the trace;
+        # for these encoders they are (tested: parity at unseen batch sizes and lengths)
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        torch.onnx.export(
+            wrapper,
+            example_inputs(vocab_size),
+            str(out_dir / ONNX_FILE),
+            input_names=INPUTS,
+            output_names=OUTPUTS,
+            dynamic_axes=axes,
+            opset_version=opset,
+            dynamo=False,
+        )
+    model.eval()
+    return {"fp32": ONNX_FILE}
+
+
+# -- hf ---------------------------------------------------------------------------------------
+def save_hf(model: nn.Module, out_dir: Path, opset: int | None = None) -> dict[str, str]:
+    """Write the encoder as an HF folder and every other weight (head, pooler) beside it;
+    returns the model files entry (``opset`` is ONNX's, unused here)."""
+    from safetensors.torch import save_file
+
+    model.encoder.save_pretrained(out_dir, safe_serialization=True)
+    save_file(non_encoder_state(model), str(out_dir / HEAD_FILE))
+    return {"encoder_config": "config.json", "encoder": "model.safetensors", "head": HEAD_FILE}
+
+
+WRITERS: dict[str, Callable[[nn.Module, Path, int], dict[str, str]]] = {
+    "onnx": export_onnx,
+    "hf": save_hf,
+}
+
+
+# -- int8 -------------------------------------------------------------------------------------
+@contextmanager
+def _quiet_root_logger() -> Iterator[None]:
+    """onnxruntime's quantiser logs a line per tensor on the root logger at INFO."""
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(max(level, logging.WARNING))
+    try:
+        yield
+    finally:
+        root.setLevel(level)
+
+
+def quantize_onnx(out_dir: Path, fp32_file: str = ONNX_FILE) -> dict[str, str]:
+    """Weights to int8, activations quantised on the fly; returns the model files entry."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    with _quiet_root_logger():
+        quantize_dynamic(
+            str(out_dir / fp32_file), str(out_dir / INT8_FILE), weight_type=QuantType.QInt8
+        )
+    return {"int8": INT8_FILE}
+
+
+def quantization_cost(
+    export_dir: Path, texts: Sequence[str], targets: np.ndarray, batch_size: int = 32
+) -> dict[str, Any]:
+    """fp32 vs int8 on labelled rows: macro AUC and F1 (tuned thresholds), probability drift."""
+    from src.metrics.multilabel import multilabel_scores
+
+    folder = open_export_folder(export_dir, verify=False)
+    label_names, thresholds = folder.label_names, folder.threshold_list
+    report: dict[str, Any] = {"rows": len(texts)}
+    probs = {}
+    for variant in ("fp32", "int8"):
+        probs[variant] = OnnxPredictor(folder, variant, batch_size).predict_probs(texts)
+        scores = multilabel_scores(probs[variant], targets, label_names, threshold=thresholds)
+        report[f"auc_macro_{variant}"] = scores["auc_macro"]
+        report[f"f1_macro_{variant}"] = scores["f1_macro"]
+    report["auc_macro_cost"] = report["auc_macro_fp32"] - report["auc_macro_int8"]
+    report["max_abs_prob_diff"] = float(np.abs(probs["fp32"] - probs["int8"]).max())
+    chosen = {v: probs[v] >= np.asarray(thresholds, dtype=np.float32) for v in probs}
+    report["label_decisions_changed"] = int((chosen["fp32"] != chosen["int8"]).sum())
+    report["file_mb"] = {
+        v: round((export_dir / f).stat().st_size / 2**20, 1)
+        for v, f in folder.config["model_files"].items()
+    }
+    return report
+
+
+def scored_test_rows(
+    data_cfg: Any, tokenizer: Any, max_rows: int | str | None = "run"
+) -> tuple[list[str], np.ndarray]:
+    """The run's test rows, in the order its DataModule (and so ``src.eval``) uses them:
+    (texts, [N, L] targets with -1 unscored). ``max_rows``: ``run`` keeps the run's own
+    ``data.max_test_rows``, an integer overrides it, ``None`` takes every scored row."""
+    if isinstance(max_rows, str) and max_rows != "run":
+        raise TextlabError(f"quantize_eval.max_rows must be run, null or an integer: {max_rows!r}")
+    overrides = {} if max_rows == "run" else {"max_test_rows": max_rows}
+    datamodule = build_datamodule(data_cfg, tokenizer=tokenizer, **overrides)
+    datamodule.prepare_data()
+    test = datamodule.raw_split("test")
+    return list(test.texts), np.asarray(test.labels)
+
+
+# -- the folder -------------------------------------------------------------------------------
+def run_thresholds_file(run_dir: Path, label_names: list[str]) -> tuple[dict[str, Any], str]:
+    """(thresholds.json content for the export, a note saying where it came from): the run's
+    tuned ``thresholds.json``, checked as ``src.eval`` checks it and copied unchanged, or
+    0.5 for every label."""
+    from src.tasks.multilabel import DEFAULT_THRESHOLD, THRESHOLDS_FILE, read_thresholds
+
+    path = run_dir / THRESHOLDS_FILE
+    if not path.is_file():
+        payload = {
+            "metric": None,
+            "default": DEFAULT_THRESHOLD,
+            "thresholds": dict.fromkeys(label_names, DEFAULT_THRESHOLD),
+            "val_scores": {},
+        }
+        return payload, f"default {DEFAULT_THRESHOLD} for every label ({path} not found)"
+    read_thresholds(run_dir, label_names)  # raises a one-line TextlabError on a bad file
+    return json.loads(path.read_text()), f"tuned: {path}"
+
+
+def _fresh_out_dir(out_dir: Path) -> None:
+    """Only replace a folder that is itself an export (never an arbitrary folder)."""
+    if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / MANIFEST).is_file():
+        raise TextlabError(
+            f"out_dir {out_dir} exists and is not an export folder; choose another out_dir="
+        )
+
+
+def export_run(
+    ckpt_path: str | Path,
+    fmt: str = "onnx",
+    out_dir: str | Path | None = None,
+    quantize: bool = False,
+    opset: int = 17,
+    eval_max_rows: int | str | None = "run",
+) -> Path:
+    """Write the export folder and return its path (default ``<run>/export/<fmt>``).
+
+    ``ckpt_path``: a checkpoint, a run folder or ``latest`` (``src.runs.loading``).
+    """
+    if fmt not in WRITERS:
+        raise TextlabError(f"format must be one of {sorted(WRITERS)}, got {fmt!r}")
+    if quantize and fmt != "onnx":
+        raise TextlabError("quantize=true needs format=onnx (int8 is an ONNX Runtime model)")
+    ckpt = resolve_checkpoint(ckpt_path)
+    run = load_run(ckpt)
+    task = run.model.task
+    output = output_format(task.name)
+    if output.export_task is None:
+        raise TextlabError(
+            f"export does not support {task.name} {type(run.model).__name__} models yet"
+        )
+    if quantize and task.output != SEQUENCE:
+        raise TextlabError("quantize=true is for sequence classifiers; drop it for a tagger")
+    out_dir = Path(out_dir) if out_dir else run.run_dir / "export" / fmt
+    _fresh_out_dir(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
+    try:
+        about = _write_folder(run, output, fmt, work, quantize, opset, eval_max_rows)
+        write_manifest(work, {**about, "source_checkpoint": str(ckpt.resolve())})
+        work.chmod(0o755)  # mkdtemp makes it owner-only
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        work.replace(out_dir)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return out_dir
+
+
+def _write_folder(
+    run: LoadedRun,
+    output: OutputFormat,
+    fmt: str,
+    work: Path,
+    quantize: bool,
+    opset: int,
+    eval_max_rows: int | str | None,
+) -> dict[str, Any]:
+    """Everything but the manifest; returns what the manifest says about the export."""
+    model, cfg, task = run.model, run.cfg, run.model.task
+    label_names = list(model.label_names)
+    tokenizer = build(cfg.backbone.tokenizer)
+    tokenizer.save_pretrained(work)
+    thresholds_source = f"none: {output.decision_rule}"
+    if output.per_label_thresholds:
+        thresholds, thresholds_source = run_thresholds_file(run.run_dir, label_names)
+        write_json(work / THRESHOLDS, thresholds)
+    model_files = WRITERS[fmt](model, work, opset)
+    if quantize:
+        model_files.update(quantize_onnx(work))
+    config = {
+        "task": output.export_task,
+        "task_name": task.name,
+        "task_options": task.config(),
+        "format": fmt,
+        "label_names": label_names,
+        "pooling": model.hparams.get("pooling"),
+        "pooling_layers": model.hparams.get("pooling_layers"),
+        "dropout": model.hparams.dropout,
+        "max_length": int(cfg.data.max_length),
+        "pad_token_id": int(tokenizer.pad_token_id),
+        "model_type": model.encoder.config.model_type,
+        "backbone": cfg.backbone.name,
+        "inputs": INPUTS,
+        "outputs": OUTPUTS,
+        **output.export_fields(label_names, task.config()),
+        "model_files": model_files,
+        "opset": opset if fmt == "onnx" else None,
+    }
+    write_json(work / EXPORT_CONFIG, config)
+    if quantize:
+        texts, targets = scored_test_rows(cfg.data, tokenizer, eval_max_rows)
+        write_json(work / QUANTIZATION, quantization_cost(work, texts, targets))
+    return {
+        "format": fmt,
+        "task": output.export_task,
+        "task_name": task.name,
+        "thresholds_source": thresholds_source,
+    }

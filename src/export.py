@@ -1,0 +1,35 @@
+"""`python -m src.export ckpt_path=<run>/checkpoints/best.ckpt format=onnx|hf [quantize=true]`:
+one self-contained folder from a run's checkpoint (``src.deploy.export``). ``ckpt_path`` may
+also be a run folder or ``latest``."""
+
+from __future__ import annotations
+
+import hydra
+from omegaconf import DictConfig
+
+from src.deploy.export import export_run
+from src.deploy.folder import QUANTIZATION
+from src.errors import TextlabError, report_user_errors
+from src.runs.loading import resolve_checkpoint
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="export")
+def main(cfg: DictConfig) -> None:
+    with report_user_errors():
+        if not cfg.get("ckpt_path"):
+            raise TextlabError("ckpt_path is required: ckpt_path=<run>/checkpoints/best.ckpt")
+        out_dir = export_run(
+            resolve_checkpoint(cfg.ckpt_path, cfg.paths.log_dir),
+            fmt=cfg.format,
+            out_dir=cfg.out_dir,
+            quantize=cfg.quantize,
+            opset=cfg.opset,
+            eval_max_rows=cfg.quantize_eval.max_rows,
+        )
+    print(f"exported {cfg.format} to {out_dir}", flush=True)
+    if (out_dir / QUANTIZATION).is_file():
+        print((out_dir / QUANTIZATION).read_text(), flush=True)
+
+
+if __name__ == "__main__":
+    main()

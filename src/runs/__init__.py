@@ -1,0 +1,1 @@
+"""The run lifecycle: a run folder from start to finish, its files, tracking, loading it back."""

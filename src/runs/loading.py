@@ -1,0 +1,212 @@
+"""Open a finished run again, safely: find it, check its config, rebuild its model.
+
+A run folder is something researchers share, so opening one must never execute code: its
+``config.yaml`` may only name the classes and functions textlab itself builds a model and its
+data from (checked before anything is instantiated), and checkpoints load weights-only.
+
+A run is referred to by a checkpoint (``<run>/checkpoints/best.ckpt``), by its folder, or as
+``latest`` (the newest finished training run) / ``latest:<task_name>``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, ListConfig, OmegaConf
+
+from src.config import build
+from src.errors import TextlabError
+from src.runs.files import CONFIG_FILE, METRICS_FILE
+
+LATEST = "latest"
+CHECKPOINTS = "checkpoints"
+#: where a config.yaml may point its ``_target_`` keys; each target is also checked by kind
+ALLOWED_PREFIXES = ("src.data.", "src.tasks.", "src.models.", "torch.optim.")
+
+
+@dataclass
+class LoadedRun:
+    run_dir: Path
+    cfg: DictConfig
+    model: Any
+    checkpoint: dict[str, Any]
+
+
+def _allowed_object(obj: Any) -> bool:
+    """What a run folder may name: textlab's own data modules, tasks, models and encoder
+    builders, and torch's optimizers and learning-rate schedules."""
+    import lightning.pytorch as L
+    import torch
+
+    module = getattr(obj, "__module__", "") or ""
+    if inspect.isclass(obj):
+        if module.startswith("torch.optim"):
+            return issubclass(obj, torch.optim.Optimizer | torch.optim.lr_scheduler.LRScheduler)
+        project_bases = (L.LightningDataModule, L.LightningModule, torch.nn.Module)
+        from src.tasks.base import Task
+
+        return module.startswith("src.") and issubclass(obj, (*project_bases, Task))
+    if inspect.isfunction(obj):
+        return module.startswith("src.") and getattr(obj, "run_folder_safe", False)
+    return False
+
+
+def _locate(target: str) -> Any:
+    module_name, _, name = target.rpartition(".")
+    try:
+        return getattr(importlib.import_module(module_name), name)
+    except (ImportError, AttributeError, ValueError):
+        return None
+
+
+def _targets(node: Any, path: str = "") -> Iterator[tuple[str, Any]]:
+    if isinstance(node, DictConfig):
+        for key in node:
+            child = node._get_node(key)
+            where = f"{path}.{key}" if path else str(key)
+            if key == "_target_":
+                yield where, node._get_node(key)._value()
+            else:
+                yield from _targets(child, where)
+    elif isinstance(node, ListConfig):
+        for index in range(len(node)):
+            yield from _targets(node._get_node(index), f"{path}[{index}]")
+
+
+#: the parts of a run's config that opening it builds objects from
+BUILT_FROM_RUN = ("model", "data", "backbone")
+
+
+def check_run_config(cfg: DictConfig, source: Path) -> None:
+    """Refuse a config whose ``_target_`` (in the parts opening a run builds: model, data,
+    backbone) names anything but what textlab builds itself."""
+    nodes = [(name, cfg._get_node(name)) for name in BUILT_FROM_RUN if name in cfg]
+    found = [item for name, node in nodes for item in _targets(node, name)]
+    for key, target in found:
+        name = str(target)
+        allowed = isinstance(target, str) and name.startswith(ALLOWED_PREFIXES)
+        if not (allowed and _allowed_object(_locate(name))):
+            raise TextlabError(
+                f"{source}: {key} = {name!r} is not something textlab builds a model or its "
+                "data from; refusing to open this run folder (it may have been edited to run "
+                "code). Use a run folder written by `python -m src.train`"
+            )
+
+
+def run_dir_of(ckpt_path: str | Path) -> Path:
+    """``<run>/checkpoints/x.ckpt`` -> ``<run>``."""
+    ckpt = Path(ckpt_path)
+    return ckpt.parent.parent if ckpt.parent.name == CHECKPOINTS else ckpt.parent
+
+
+def _finished_runs(log_dir: Path, task_name: str) -> list[Path]:
+    folders = [*log_dir.glob(f"{task_name}/runs/*"), *log_dir.glob(f"{task_name}/multiruns/*/*")]
+    finished = []
+    for folder in folders:
+        try:
+            status = json.loads((folder / METRICS_FILE).read_text()).get("status")
+        except (OSError, ValueError):
+            continue
+        if status == "success" and (folder / CHECKPOINTS).is_dir():
+            finished.append(folder)
+    return sorted(finished, key=lambda f: (f / METRICS_FILE).stat().st_mtime)
+
+
+def resolve_checkpoint(reference: str | Path | None, log_dir: str | Path = "logs") -> Path:
+    """A checkpoint file from a checkpoint, a run folder, ``latest`` or ``latest:<task>``."""
+    if reference is None or not str(reference).strip():
+        raise TextlabError(
+            "ckpt_path is required: ckpt_path=latest (the newest finished training run), a run "
+            "folder, or <run>/checkpoints/best.ckpt"
+        )
+    text = str(reference)
+    if text == LATEST or text.startswith(LATEST + ":"):
+        task_name = text.partition(":")[2] or "train"
+        runs = _finished_runs(Path(log_dir), task_name)
+        if not runs:
+            raise TextlabError(
+                f"ckpt_path={text}: no finished run under {Path(log_dir) / task_name}; train "
+                "one first (python -m src.train), or pass a run folder or checkpoint"
+            )
+        return resolve_checkpoint(runs[-1], log_dir)
+    path = Path(text).expanduser()
+    if path.is_dir():
+        for name in ("best.ckpt", "last.ckpt"):
+            if (path / CHECKPOINTS / name).is_file():
+                return path / CHECKPOINTS / name
+        raise TextlabError(
+            f"{path} holds no checkpoints/best.ckpt or last.ckpt; pass a run folder written "
+            "by `python -m src.train`, or a checkpoint file"
+        )
+    if not path.is_file():
+        raise TextlabError(
+            f"checkpoint not found: {path}; pass ckpt_path=latest, a run folder, or "
+            "<run>/checkpoints/best.ckpt of a run"
+        )
+    return path
+
+
+def load_run_config(ckpt_path: str | Path) -> DictConfig:
+    """The checked ``config.yaml`` of the run a checkpoint belongs to."""
+    ckpt = Path(ckpt_path)
+    if not ckpt.is_file():
+        raise TextlabError(
+            f"checkpoint not found: {ckpt}; pass ckpt_path=<run>/checkpoints/best.ckpt of a run"
+        )
+    config_file = run_dir_of(ckpt) / CONFIG_FILE
+    if not config_file.is_file():
+        raise TextlabError(
+            f"{config_file} not found: the checkpoint must sit in a run folder written by "
+            "`python -m src.train` (<run>/checkpoints/*.ckpt next to <run>/config.yaml)"
+        )
+    try:
+        cfg = OmegaConf.load(config_file)
+    except Exception as err:  # noqa: BLE001  (yaml and OmegaConf raise many types)
+        raise TextlabError(f"cannot read {config_file}: {err}") from None
+    if not isinstance(cfg, DictConfig):
+        raise TextlabError(f"{config_file} is not a mapping; use the run's own config.yaml")
+    check_run_config(cfg, config_file)
+    return cfg
+
+
+def read_checkpoint(ckpt_path: str | Path, map_location: str = "cpu") -> dict[str, Any]:
+    """A Lightning checkpoint loaded weights-only (no pickled code can run)."""
+    import torch
+
+    try:
+        checkpoint = torch.load(ckpt_path, map_location=map_location, weights_only=True)
+    except Exception as err:  # noqa: BLE001  (torch raises many types for a bad file)
+        reason = " ".join(str(err).split())[:300]
+        raise TextlabError(
+            f"cannot read checkpoint {ckpt_path}: {reason}; it is damaged, truncated or not a "
+            "checkpoint written by textlab"
+        ) from None
+    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
+        raise TextlabError(f"{ckpt_path} is not a Lightning checkpoint (no state_dict)")
+    return checkpoint
+
+
+def load_run(ckpt_path: str | Path, map_location: str = "cpu") -> LoadedRun:
+    """The model of a run with the checkpoint's weights, in eval mode."""
+    cfg = load_run_config(ckpt_path)
+    checkpoint = read_checkpoint(ckpt_path, map_location)
+    label_names = checkpoint.get("hyper_parameters", {}).get("label_names")
+    if not label_names:
+        raise TextlabError(f"checkpoint {ckpt_path} has no label_names hyper-parameter")
+    model = build(cfg.model, label_names=list(label_names))
+    try:
+        model.load_state_dict(checkpoint["state_dict"])
+    except RuntimeError as err:
+        first = str(err).strip().splitlines()[0]
+        raise TextlabError(
+            f"checkpoint {ckpt_path} does not fit the model of its run folder's config.yaml "
+            f"({first}); was it copied from a run with another backbone or model?"
+        ) from None
+    model.eval()
+    return LoadedRun(run_dir_of(ckpt_path), cfg, model, checkpoint)

@@ -1,1 +1,0 @@
-"""The HTTP prediction service: ``create_app`` (FastAPI) and ``python -m src.serve``."""
