@@ -1,4 +1,4 @@
-"""`make bench`: every comparison of issue #8 in one run -> benchmarks/results/bench.{json,md}.
+"""`make bench`: every comparison in one run -> benchmarks/results/bench.{json,md}.
 
 Each configuration runs in its own subprocess (``--one CASE CONFIG``), so its peak RSS is its
 own and no case warms another's caches or allocator; the parent only collects and reports.
@@ -73,7 +73,9 @@ def _in_subprocess(case: str, config: str, settings: BenchSettings) -> dict[str,
         "--settings",
         json.dumps(settings.to_dict()),
     ]
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+    # idle OpenMP threads sleep instead of spinning: what the service and src.predict set
+    env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"} if case == "inference" else None
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False, env=env)
     lines = [x for x in done.stdout.splitlines() if x.startswith(RESULT_PREFIX)]
     if done.returncode != 0 or not lines:
         raise RuntimeError(f"{case}/{config} failed:\n{done.stderr[-4000:]}")

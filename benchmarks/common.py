@@ -59,7 +59,10 @@ def add_settings_flags(parser: argparse.ArgumentParser, settings_class: type) ->
     """One ``--flag-name`` per field of a settings dataclass, typed by its default."""
     for field in fields(settings_class):
         flag = "--" + field.name.replace("_", "-")
-        parser.add_argument(flag, type=type(field.default), default=field.default)
+        kind = type(field.default)
+        if kind is bool:  # bool("false") is True: parse the word
+            kind = lambda text: str(text).lower() in {"1", "true", "yes"}  # noqa: E731
+        parser.add_argument(flag, type=kind, default=field.default)
 
 
 def settings_from_args(args: argparse.Namespace, settings_class: type):

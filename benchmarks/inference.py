@@ -1,107 +1,448 @@
-"""Case 4: inference throughput, PyTorch eager fp32 / bf16 vs ONNX Runtime fp32 / int8.
+"""Inference speed of every backend on the same batches, and which one to serve.
 
-All four score the same batches of Jigsaw test rows (tokenised beforehand, dynamic padding),
-with the same thread count; the ONNX files come from ``src.deploy.export`` (the TorchScript
-exporter and onnxruntime's dynamic int8 quantisation, as ``python -m src.export`` writes them).
+    python -m benchmarks.inference                 # MiniLM, 12 batches of 32 Jigsaw test rows
+    python -m benchmarks.inference --run <run folder> --rounds 5
+
+Backends: PyTorch eager fp32 and bf16 autocast (from the run's ``format=hf`` export), ONNX
+fp32 as ``python -m src.export`` writes it, the same graph after onnxruntime's transformer
+optimizer (fused Attention, SkipLayerNorm, BiasGelu: measured, not exported), and ONNX int8
+(``quantize=true``). All run through the predictors the tools use (``src.deploy``), with the
+same thread count, on the same padded batches of real Jigsaw test rows, in interleaved rounds
+(best round kept: other work on a shared machine only slows a round down). Also: single-text
+latency (the service's lone requests) and each backend's largest probability change from
+PyTorch fp32.
+
+Writes ``benchmarks/results/inference.{json,md}`` and the record ``backend=auto`` reads
+(``.cache/inference_backends.json``: this machine's figures; ``src.deploy.backends``). Without
+``--run`` it builds a run of the backbone (pretrained encoder, untrained head: the same speed as
+a trained one) under ``--work-dir``.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
+import os
+import shutil
+import statistics
+import sys
 import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import lightning.pytorch as L
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the serving tools run torch
+
 import numpy as np
-import torch
 
-from benchmarks.common import BenchSettings, autocast, compose_train_config, use_threads
-from src.config import build, build_datamodule
-from src.deploy.export import export_onnx, quantize_onnx
-from src.deploy.folder import INT8_FILE, ONNX_FILE
+from benchmarks.common import ROOT, BenchSettings, compose_train_config, use_threads
+from src.deploy.backends import (
+    MEASURED_FILE,
+    ONNX_FP32,
+    ONNX_INT8,
+    PYTORCH_BF16,
+    PYTORCH_FP32,
+    machine,
+)
+from src.deploy.folder import EXPORT_CONFIG, ONNX_FILE, open_export_folder
+from src.deploy.predictors import OnnxPredictor, Predictor
 
-VARIANTS = ("eager_fp32", "eager_bf16", "onnx_fp32", "onnx_int8")
+#: measured, but not a backend the tools serve (the export ships the unfused graph)
+ONNX_OPTIMIZED = "onnx-fp32-optimized"
+BACKENDS = (PYTORCH_FP32, PYTORCH_BF16, ONNX_FP32, ONNX_OPTIMIZED, ONNX_INT8)
+#: ``make bench``'s variant names -> backends
+VARIANTS = {
+    "eager_fp32": PYTORCH_FP32,
+    "eager_bf16": PYTORCH_BF16,
+    "onnx_fp32": ONNX_FP32,
+    "onnx_fp32_optimized": ONNX_OPTIMIZED,
+    "onnx_int8": ONNX_INT8,
+}
 WARMUP_BATCHES = 2
+SINGLE_TEXTS = 24
 
 
-def onnx_dir(settings: BenchSettings) -> Path:
-    return Path(settings.work_dir) / "onnx"
+@dataclass
+class InferenceSettings:
+    backbone: str = "minilm"
+    data: str = "jigsaw"
+    threads: int = 2
+    batch_size: int = 32
+    max_length: int = 128
+    batches: int = 12
+    rounds: int = 3
+    run: str = ""
+    #: a trained multi-label run: also score each backend on this many of its scored test
+    #: rows (0: off; the untrained default run has nothing to score)
+    quality_rows: int = 0
+    work_dir: str = str(ROOT / ".cache" / "bench")
+    out: str = str(ROOT / "benchmarks" / "results")
+    record: str = str(MEASURED_FILE)
 
 
-def _model_and_batches(settings: BenchSettings, with_model: bool = True):
-    """The test batches, and the model (left out for ONNX, so its memory is not counted)."""
-    cfg = compose_train_config(
-        settings,
-        f"data.max_length={settings.infer_max_length}",
-        f"data.eval_batch_size={settings.batch_size}",
-        "logger=none",
+# -- the run and its exports --------------------------------------------------------------------
+def build_run(settings: InferenceSettings) -> Path:
+    """A run folder of the backbone (pretrained encoder, untrained head) with its checkpoint."""
+    import torch
+
+    from src.config import build, build_datamodule
+    from src.runs.files import write_resolved_config
+
+    bench = BenchSettings(
+        backbone=settings.backbone, data=settings.data, work_dir=settings.work_dir
     )
-    L.seed_everything(cfg.seed, verbose=False)
+    cfg = compose_train_config(
+        bench, f"data.max_length={settings.max_length}", "logger=none", "data.max_test_rows=64"
+    )
+    run_dir = Path(settings.work_dir) / f"inference-run-{settings.backbone}-{settings.max_length}"
     datamodule = build_datamodule(cfg.data)
     datamodule.prepare_data()
-    datamodule.setup("test")
-    batches = []
-    for batch in datamodule.test_dataloader():
-        batches.append(batch)
-        if len(batches) == WARMUP_BATCHES + settings.infer_batches:
-            break
-    if not with_model:
-        return None, batches
-    model = build(cfg.model, label_names=datamodule.label_names).eval()
-    return model, batches
+    model = build(cfg.model, label_names=datamodule.label_names)
+    ckpt = run_dir / "checkpoints" / "best.ckpt"
+    ckpt.parent.mkdir(parents=True, exist_ok=True)
+    hyper = {"label_names": list(model.label_names)}
+    torch.save({"state_dict": model.state_dict(), "hyper_parameters": hyper}, ckpt)
+    write_resolved_config(cfg, run_dir)
+    return run_dir
+
+
+def ensure_exports(run_dir: Path) -> tuple[Path, Path]:
+    """The run's ``export/onnx`` (with int8) and ``export/hf``, exported if missing."""
+    from src.deploy.export import export_run
+
+    onnx, hf = run_dir / "export" / "onnx", run_dir / "export" / "hf"
+    config = onnx / EXPORT_CONFIG
+    if not config.is_file() or "int8" not in json.loads(config.read_text())["model_files"]:
+        export_run(run_dir, "onnx", onnx, quantize=True, eval_max_rows=64)
+    if not (hf / EXPORT_CONFIG).is_file():
+        export_run(run_dir, "hf", hf)
+    return onnx, hf
+
+
+def optimized_copy(onnx_dir: Path, work: Path) -> tuple[Path, dict[str, int]]:
+    """The export with ``model.onnx`` run through onnxruntime's transformer optimizer; returns
+    the folder and the fused operators it counted."""
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    folder = open_export_folder(onnx_dir, verify=False)
+    encoder_config = json.loads((onnx_dir.parent / "hf" / "config.json").read_text())
+    heads = encoder_config.get("num_attention_heads") or encoder_config.get("n_heads", 0)
+    hidden = encoder_config.get("hidden_size") or encoder_config.get("dim", 0)
+    out = work / "onnx-optimized"
+    shutil.rmtree(out, ignore_errors=True)
+    shutil.copytree(folder.path, out)
+    optimized = optimize_model(
+        str(onnx_dir / ONNX_FILE), model_type="bert", num_heads=heads, hidden_size=hidden
+    )
+    optimized.save_model_to_file(str(out / ONNX_FILE))
+    fused = {k: v for k, v in optimized.get_fused_operator_statistics().items() if v}
+    return out, fused
+
+
+def load_backends(
+    onnx_dir: Path, optimized_dir: Path | None, threads: int, batch_size: int, only: list[str]
+) -> dict[str, Predictor]:
+    """The predictors the tools use, onnxruntime on the same thread count as torch."""
+    from src.deploy.torch_predictors import TorchPredictor
+
+    hf = open_export_folder(onnx_dir.parent / "hf")
+    onnx = open_export_folder(onnx_dir)
+    makers = {
+        PYTORCH_FP32: lambda: TorchPredictor.from_export(hf, "fp32", batch_size),
+        PYTORCH_BF16: lambda: TorchPredictor.from_export(hf, "bf16", batch_size),
+        ONNX_FP32: lambda: OnnxPredictor(onnx, "fp32", batch_size, threads=threads),
+        ONNX_INT8: lambda: OnnxPredictor(onnx, "int8", batch_size, threads=threads),
+        ONNX_OPTIMIZED: lambda: OnnxPredictor(
+            open_export_folder(optimized_dir, verify=False), "fp32", batch_size, threads=threads
+        ),
+    }
+    return {name: makers[name]() for name in BACKENDS if name in only}
+
+
+def test_texts(settings: InferenceSettings, count: int) -> list[str]:
+    """The first ``count`` texts of the data set's test split (real Jigsaw comments)."""
+    from src.config import build_datamodule
+
+    bench = BenchSettings(
+        backbone=settings.backbone, data=settings.data, work_dir=settings.work_dir
+    )
+    cfg = compose_train_config(bench, f"data.max_length={settings.max_length}", "logger=none")
+    datamodule = build_datamodule(cfg.data)
+    datamodule.prepare_data()
+    texts = list(datamodule.raw_split("test").texts)
+    return (texts * (count // max(1, len(texts)) + 1))[:count]
+
+
+# -- timing -------------------------------------------------------------------------------------
+def time_batches(predictor: Predictor, batches: list[dict[str, np.ndarray]]) -> float:
+    """Samples per second over the batches (model calls only, inputs already padded)."""
+    start = time.perf_counter()
+    rows = 0
+    for batch in batches:
+        predictor.logits(batch["input_ids"], batch["attention_mask"])
+        rows += len(batch["input_ids"])
+    return rows / (time.perf_counter() - start)
+
+
+def served_texts_per_s(predictor: Predictor, texts: list[str], per_request: int = 16) -> float:
+    """Texts per second through ``predict`` in requests of ``per_request`` texts: what the
+    service does with a request (tokenise, batch by length, run, format)."""
+    start = time.perf_counter()
+    for i in range(0, len(texts), per_request):
+        predictor.predict(texts[i : i + per_request])
+    return len(texts) / (time.perf_counter() - start)
+
+
+def single_text_ms(predictor: Predictor, texts: list[str]) -> float:
+    """Median milliseconds to predict one text (tokenising and formatting included)."""
+    times = []
+    for text in texts:
+        start = time.perf_counter()
+        predictor.predict([text])
+        times.append(1000 * (time.perf_counter() - start))
+    return statistics.median(times)
+
+
+def measure(settings: InferenceSettings, only: list[str] | None = None) -> dict[str, Any]:
+    """Time ``only`` these backends (default: all; ``make bench`` measures one per process, so
+    that its peak RSS is its own)."""
+    use_threads(settings.threads)
+    run_dir = Path(settings.run) if settings.run else build_run(settings)
+    onnx_dir, _ = ensure_exports(run_dir)
+    only = list(only or BACKENDS)
+    optimized_dir, fused = None, {}
+    if ONNX_OPTIMIZED in only:
+        optimized_dir, fused = optimized_copy(onnx_dir, Path(settings.work_dir))
+    predictors = load_backends(onnx_dir, optimized_dir, settings.threads, settings.batch_size, only)
+    encoder = next(iter(predictors.values())).encoder
+    count = (WARMUP_BATCHES + settings.batches) * settings.batch_size
+    texts = test_texts(settings, count + SINGLE_TEXTS)
+    ids = encoder.token_ids(texts[:count])
+    batches = [
+        encoder.pad(ids[i : i + settings.batch_size]) for i in range(0, count, settings.batch_size)
+    ]
+    warmup, timed = batches[:WARMUP_BATCHES], batches[WARMUP_BATCHES:]
+    singles = texts[count:]
+
+    def probabilities(predictor: Predictor) -> list[np.ndarray]:
+        return [
+            predictor.output.probabilities(predictor.logits(b["input_ids"], b["attention_mask"]))
+            for b in timed[:2]
+        ]
+
+    for predictor in predictors.values():
+        for batch in warmup:
+            predictor.logits(batch["input_ids"], batch["attention_mask"])
+    reference = probabilities(predictors[PYTORCH_FP32]) if PYTORCH_FP32 in predictors else None
+    drift: dict[str, float | None] = {}
+    for name, predictor in predictors.items():
+        got = probabilities(predictor) if reference is not None else None
+        drift[name] = (
+            None
+            if got is None
+            else float(max(np.abs(p - e).max() for p, e in zip(got, reference, strict=True)))
+        )
+
+    load_before = os.getloadavg()[0]
+    rounds: dict[str, list[float]] = {name: [] for name in predictors}
+    served: dict[str, list[float]] = {name: [] for name in predictors}
+    latency: dict[str, list[float]] = {name: [] for name in predictors}
+    requests = texts[: settings.batches * settings.batch_size]
+    for index in range(settings.rounds):
+        order = list(predictors) if index % 2 == 0 else list(predictors)[::-1]
+        for name in order:
+            rounds[name].append(time_batches(predictors[name], timed))
+            served[name].append(served_texts_per_s(predictors[name], requests))
+            latency[name].append(single_text_ms(predictors[name], singles))
+        print(f"[inference] round {index + 1}: " + ", ".join(
+            f"{n} {rounds[n][-1]:.1f}/s" for n in predictors
+        ), flush=True)  # fmt: skip
+    load_after = os.getloadavg()[0]
+    scored = quality(predictors, run_dir, settings.quality_rows) if settings.quality_rows else None
+
+    base = max(rounds[PYTORCH_FP32]) if PYTORCH_FP32 in rounds else None
+    results = {
+        name: {
+            "samples_per_s": max(rounds[name]),
+            "rounds": [round(r, 2) for r in rounds[name]],
+            "served_texts_per_s": max(served[name]),
+            "vs_pytorch_fp32": max(rounds[name]) / base if base else None,
+            "single_text_ms": min(latency[name]),
+            "max_abs_prob_diff_vs_fp32": drift[name],
+        }
+        for name in predictors
+    }
+    servable = {n: r["served_texts_per_s"] for n, r in results.items() if n != ONNX_OPTIMIZED}
+    # the servable backends measured here: what `backend=auto` ranks
+    fastest = max(servable, key=servable.__getitem__)
+    return {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "command": "python -m benchmarks.inference " + " ".join(sys.argv[1:]),
+        "machine": machine(),
+        "versions": versions(),
+        "settings": settings.__dict__,
+        "batch_widths": [int(b["input_ids"].shape[1]) for b in timed],
+        "load_average": [load_before, load_after],
+        "optimizer_fused": fused,
+        "results": results,
+        "quality": scored,
+        "fastest": fastest,
+        "use": fastest,
+    }
+
+
+def quality(predictors: dict[str, Predictor], run_dir: Path, rows: int) -> dict[str, Any]:
+    """Each backend's macro AUC on the run's scored test rows and how many thresholded label
+    decisions differ from PyTorch fp32's (multi-label runs)."""
+    from src.config import build
+    from src.deploy.export import scored_test_rows
+    from src.metrics.multilabel import multilabel_scores
+    from src.runs.loading import load_run_config, resolve_checkpoint
+
+    cfg = load_run_config(resolve_checkpoint(run_dir))
+    texts, targets = scored_test_rows(cfg.data, build(cfg.backbone.tokenizer), rows)
+    reference = predictors[PYTORCH_FP32]
+    names, cuts = reference.label_names, np.asarray(reference.labels.thresholds, np.float32)
+    probs = {name: predictor.predict_probs(texts) for name, predictor in predictors.items()}
+    out: dict[str, Any] = {"rows": len(texts)}
+    for name, p in probs.items():
+        scores = multilabel_scores(p, targets, names, threshold=list(cuts))
+        out[name] = {
+            "auc_macro": scores["auc_macro"],
+            "decisions_changed_vs_fp32": int(((p >= cuts) != (probs[PYTORCH_FP32] >= cuts)).sum()),
+            "decisions": int(p.size),
+        }
+    return out
+
+
+def versions() -> dict[str, str]:
+    import onnxruntime
+    import tokenizers
+    import torch
+    import transformers
+
+    return {
+        "python": sys.version.split()[0],
+        "torch": torch.__version__,
+        "onnxruntime": onnxruntime.__version__,
+        "transformers": transformers.__version__,
+        "tokenizers": tokenizers.__version__,
+    }
+
+
+# -- reporting ----------------------------------------------------------------------------------
+def markdown(report: dict[str, Any]) -> str:
+    s = report["settings"]
+    lines = [
+        f"Inference, {report['date']}: `{report['command'].strip()}`",
+        "",
+        f"{report['machine']['cpu']}, {report['machine']['cores']} cores, {s['threads']} threads; "
+        + ", ".join(f"{k} {v}" for k, v in report["versions"].items())
+        + f"; {s['backbone']}, {s['batches']} timed batches of {s['batch_size']} {s['data']} "
+        f"test rows (max_length {s['max_length']}, mean width "
+        f"{np.mean(report['batch_widths']):.0f}), best of {s['rounds']} interleaved rounds; "
+        f"1-min load average {report['load_average'][0]:.1f} before, "
+        f"{report['load_average'][1]:.1f} after.",
+        "",
+        "| backend | samples/s, batches of 32 | vs PyTorch fp32 | all rounds "
+        "| served texts/s, 16-text requests | single text ms (p50) | max abs prob diff vs fp32 |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, r in report["results"].items():
+        lines.append(
+            f"| {name} | {r['samples_per_s']:.1f} | {r['vs_pytorch_fp32']:.2f}x | "
+            f"{', '.join(f'{x:.1f}' for x in r['rounds'])} | {r['served_texts_per_s']:.1f} | "
+            f"{r['single_text_ms']:.1f} | {r['max_abs_prob_diff_vs_fp32']:.1e} |"
+        )
+    if report.get("quality"):
+        q = report["quality"]
+        lines += [
+            "",
+            f"On {q['rows']} scored test rows of the run (its thresholds):",
+            "",
+            "| backend | macro AUC | thresholded decisions changed vs PyTorch fp32 |",
+            "|---|---|---|",
+        ]
+        for name in report["results"]:
+            r = q[name]
+            changed = f"{r['decisions_changed_vs_fp32']} of {r['decisions']}"
+            lines.append(f"| {name} | {r['auc_macro']:.4f} | {changed} |")
+    fused = ", ".join(f"{v} {k}" for k, v in report["optimizer_fused"].items())
+    lines += [
+        "",
+        f"Optimizer fused: {fused or 'nothing'}. Fastest served backend (served texts/s): "
+        f"**{report['use']}**, what `backend=auto` picks on this machine.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def write_record(report: dict[str, Any], path: Path) -> None:
+    """What ``backend=auto`` reads: this machine and its servable backends' served texts/s."""
+    record = {
+        "machine": report["machine"],
+        "date": report["date"],
+        "command": report["command"],
+        "served_texts_per_s": {
+            n: r["served_texts_per_s"] for n, r in report["results"].items() if n != ONNX_OPTIMIZED
+        },
+        "fastest": report["use"],
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=2) + "\n")
+
+
+# -- make bench ---------------------------------------------------------------------------------
+def _settings_of(bench: BenchSettings) -> InferenceSettings:
+    return InferenceSettings(
+        backbone=bench.backbone,
+        data=bench.data,
+        threads=bench.threads,
+        batch_size=bench.batch_size,
+        max_length=bench.infer_max_length,
+        batches=bench.infer_batches,
+        rounds=1,
+        work_dir=bench.work_dir,
+    )
 
 
 def export_case(settings: BenchSettings) -> dict[str, Any]:
-    """Write model.onnx and model.int8.onnx for the ONNX variants (not a measurement)."""
-    use_threads(settings.threads)
-    model, _ = _model_and_batches(settings)
-    folder = onnx_dir(settings)
-    folder.mkdir(parents=True, exist_ok=True)
-    export_onnx(model, folder)
-    quantize_onnx(folder)
-    sizes = {f: round((folder / f).stat().st_size / 2**20, 1) for f in (ONNX_FILE, INT8_FILE)}
-    return {"file_mb": sizes}
-
-
-def _runner(settings: BenchSettings, variant: str, model):
-    if variant.startswith("eager"):
-        precision = "bf16-mixed" if variant == "eager_bf16" else "32-true"
-
-        def run(batch):
-            with torch.inference_mode(), autocast(precision):
-                return model(batch["input_ids"], batch["attention_mask"]).float().numpy()
-
-        return run
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = settings.threads
-    file = INT8_FILE if variant == "onnx_int8" else ONNX_FILE
-    session = ort.InferenceSession(
-        str(onnx_dir(settings) / file), options, providers=["CPUExecutionProvider"]
-    )
-
-    def run(batch):
-        feeds = {k: batch[k].numpy() for k in ("input_ids", "attention_mask")}
-        return session.run(["logits"], feeds)[0]
-
-    return run
+    """``make bench``: build the run and its exports once (not a measurement)."""
+    run_dir = build_run(_settings_of(settings))
+    onnx_dir, _ = ensure_exports(run_dir)
+    sizes = {p.name: round(p.stat().st_size / 2**20, 1) for p in onnx_dir.glob("*.onnx")}
+    return {"file_mb": sizes, "run": str(run_dir)}
 
 
 def inference_case(settings: BenchSettings, variant: str) -> dict[str, Any]:
-    use_threads(settings.threads)
-    model, batches = _model_and_batches(settings, with_model=variant.startswith("eager"))
-    run = _runner(settings, variant, model)
-    for batch in batches[:WARMUP_BATCHES]:
-        run(batch)
-    timed = batches[WARMUP_BATCHES:]
-    start = time.perf_counter()
-    outputs = [run(batch) for batch in timed]
-    seconds = time.perf_counter() - start
-    samples = sum(len(o) for o in outputs)
-    assert all(np.isfinite(o).all() for o in outputs)
-    return {
-        "samples_per_s": samples / seconds,
-        "timed_batches": len(timed),
-        "mean_batch_width": float(np.mean([b["input_ids"].shape[1] for b in timed])),
-    }
+    """``make bench``: ``all`` (every backend, interleaved) or one variant's samples/s."""
+    inference = _settings_of(settings)
+    inference.run = str(Path(settings.work_dir) / f"inference-run-{settings.backbone}-"
+                        f"{settings.infer_max_length}")  # fmt: skip
+    if not (Path(inference.run) / "export" / "hf" / EXPORT_CONFIG).is_file():
+        inference.run = ""
+    if variant == "all":
+        return measure(inference)
+    report = measure(inference, [VARIANTS[variant]])
+    result = report["results"][VARIANTS[variant]]
+    return {**result, "timed_batches": settings.infer_batches}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    for name, default in InferenceSettings().__dict__.items():
+        parser.add_argument("--" + name.replace("_", "-"), type=type(default), default=default)
+    settings = InferenceSettings(**vars(parser.parse_args(argv)))
+    report = measure(settings)
+    out = Path(settings.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "inference.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
+    (out / "inference.md").write_text(markdown(report))
+    if settings.record:
+        write_record(report, Path(settings.record))
+    print(markdown(report))
+    print(f"written: {out / 'inference.md'}, {out / 'inference.json'}, {settings.record}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,12 +1,15 @@
-"""Load test of the prediction service: PyTorch eager vs ONNX fp32 vs ONNX int8.
+"""Load test of the prediction service, per backend: single-text and batched requests from 1
+and 8 concurrent clients.
 
 For each backend it starts ``python -m src.serve`` on a free loopback port (127.0.0.1 only),
-sends real Jigsaw test texts as single-text and batched requests from 1 and 8 concurrent
-clients, and stops the server. Each scenario is bounded by a request count and a time limit,
-so the whole run ends by itself. Prints a Markdown table and writes it to
-``benchmarks/results/serve_load.md``.
+sends real Jigsaw test texts, and stops the server. Each scenario is bounded by a request count
+and a time limit, so the whole run ends by itself. Prints a Markdown table (with the machine,
+versions, command and date) and writes it to ``benchmarks/results/serve_load.md``.
 
-    python benchmarks/serve_load.py --onnx-dir <run>/export/onnx --hf-dir <run>/export/hf
+    python -m benchmarks.serve_load --run <run with export/onnx (quantize=true) and export/hf>
+    python -m benchmarks.serve_load --run <run> --backends auto,pytorch-bf16,onnx-int8
+
+``auto`` is what ``python -m src.serve`` serves by default (``src.deploy.backends``).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -35,31 +39,37 @@ def free_port() -> int:
 
 
 def jigsaw_texts(count: int) -> list[str]:
-    """Real comments from the shipped Jigsaw test file (cycled if count is larger)."""
-    frame = pd.read_csv(ROOT / "data" / "jigsaw" / "test.csv.gz", nrows=count)
-    return frame["comment_text"].astype(str).tolist()
+    """Real comments from the shipped Jigsaw test file (non-blank ones)."""
+    frame = pd.read_csv(ROOT / "data" / "jigsaw" / "test.csv.gz", nrows=count * 2)
+    texts = [t for t in frame["comment_text"].astype(str) if t.strip()]
+    return texts[:count]
 
 
-def start_server(export_dir: Path, variant: str, batch_size: int) -> tuple[subprocess.Popen, str]:
+def start_server(
+    export_dir: Path, backend: str, batch_size: int, max_texts: int
+) -> tuple[subprocess.Popen, str, dict]:
     port = free_port()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PROJECT_ROOT": str(ROOT)}
     command = [
-        sys.executable, "-m", "src.serve", f"export_dir={export_dir}", f"variant={variant}",
-        f"host={HOST}", f"port={port}", f"batch_size={batch_size}",
+        sys.executable, "-m", "src.serve", f"export_dir={export_dir}", f"backend={backend}",
+        f"host={HOST}", f"port={port}", f"batch_size={batch_size}", f"max_texts={max_texts}",
     ]  # fmt: skip
-    server = subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.PIPE)
+    server = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     url = f"http://{HOST}:{port}"
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         if server.poll() is not None:
             raise SystemExit(f"server failed: {server.stderr.read().decode()[-2000:]}")
         try:
-            httpx.get(f"{url}/health", timeout=2).raise_for_status()
-            return server, url
+            health = httpx.get(f"{url}/health", timeout=2)
+            health.raise_for_status()
+            return server, url, health.json()
         except httpx.TransportError:
             time.sleep(0.3)
     server.terminate()
-    raise SystemExit("server did not start within 120 s")
+    raise SystemExit("server did not start within 180 s")
 
 
 def run_scenario(
@@ -67,6 +77,7 @@ def run_scenario(
 ) -> dict[str, float]:
     """``requests`` requests in all (split over the clients), stopping early at ``seconds``."""
     latencies: list[float] = []
+    statuses: list[int] = []
     lock = threading.Lock()
     stop_at = time.monotonic() + seconds
     per_client = max(1, requests // clients)
@@ -79,12 +90,14 @@ def run_scenario(
                 start = (index * per_client + i) * batch % max(1, len(texts) - batch)
                 body = {"texts": texts[start : start + batch]}
                 began = time.perf_counter()
-                http.post("/predict", json=body).raise_for_status()
+                status = http.post("/predict", json=body).status_code
                 with lock:
                     latencies.append(time.perf_counter() - began)
+                    statuses.append(status)
 
     with httpx.Client(base_url=url, timeout=120) as http:  # warm-up, not measured
-        http.post("/predict", json={"texts": texts[:batch]}).raise_for_status()
+        for _ in range(3):
+            http.post("/predict", json={"texts": texts[:batch]}).raise_for_status()
     began = time.perf_counter()
     threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
     for thread in threads:
@@ -95,42 +108,65 @@ def run_scenario(
     ordered = sorted(latencies)
     return {
         "requests": len(ordered),
+        "errors": sum(1 for s in statuses if s != 200),
         "texts_per_s": len(ordered) * batch / wall,
         "p50_ms": 1000 * statistics.median(ordered),
         "p99_ms": 1000 * ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))],
     }
 
 
+COLUMNS = {
+    "backend": "backend",
+    "texts/request": "texts/request",
+    "clients": "clients",
+    "requests": "requests",
+    "errors": "non-200",
+    "texts_per_s": "texts/s",
+    "p50_ms": "p50 ms",
+    "p99_ms": "p99 ms",
+}
+
+
 def markdown_table(rows: list[dict]) -> str:
-    columns = ["backend", "texts/request", "clients", "requests", "texts/s", "p50 ms", "p99 ms"]
-    keys = ["backend", "texts/request", "clients", "requests", "texts_per_s", "p50_ms", "p99_ms"]
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines = ["| " + " | ".join(COLUMNS.values()) + " |", "|" + "---|" * len(COLUMNS)]
     for row in rows:
-        cells = [f"{row[k]:.1f}" if isinstance(row[k], float) else str(row[k]) for k in keys]
+        cells = [f"{row[k]:.1f}" if isinstance(row[k], float) else str(row[k]) for k in COLUMNS]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
+def versions() -> str:
+    from importlib.metadata import version
+
+    names = ("torch", "onnxruntime", "transformers", "fastapi", "uvicorn")
+    found = []
+    for name in names:
+        try:
+            found.append(f"{name} {version(name)}")
+        except Exception:  # noqa: BLE001  (not installed)
+            found.append(f"{name} -")
+    return ", ".join(found)
+
+
 def main() -> None:
+    from src.deploy.backends import machine
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--onnx-dir", type=Path, required=True, help="export with quantize=true")
-    parser.add_argument("--hf-dir", type=Path, required=True, help="format=hf export, same run")
+    parser.add_argument("--run", type=Path, required=True, help="run folder (or export folder)")
+    parser.add_argument("--backends", default="auto", help="comma-separated, e.g. auto,onnx-int8")
     parser.add_argument("--batch", type=int, default=16, help="texts per batched request")
-    parser.add_argument("--requests", type=int, default=48, help="requests per scenario")
-    parser.add_argument("--seconds", type=float, default=20.0, help="time limit per scenario")
+    parser.add_argument("--batch-size", type=int, default=32, help="the server's batch_size")
+    parser.add_argument("--requests", type=int, default=160, help="requests per scenario")
+    parser.add_argument("--seconds", type=float, default=30.0, help="time limit per scenario")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/serve_load.md")
     args = parser.parse_args()
 
     load_before = os.getloadavg()[0]
     texts = jigsaw_texts(400)
-    backends = [
-        ("pytorch-eager", args.hf_dir, "auto"),
-        ("onnx-fp32", args.onnx_dir, "fp32"),
-        ("onnx-int8", args.onnx_dir, "int8"),
-    ]
     rows = []
-    for name, export_dir, variant in backends:
-        server, url = start_server(export_dir, variant, batch_size=args.batch)
+    for backend in args.backends.split(","):
+        server, url, health = start_server(args.run, backend, args.batch_size, max(64, args.batch))
+        name = backend if backend != "auto" else f"auto = {health['backend']}"
         try:
             for batch in (1, args.batch):
                 for clients in (1, 8):
@@ -144,15 +180,18 @@ def main() -> None:
             server.wait(timeout=30)
 
     markdown = markdown_table(rows)
+    about = machine()
     header = (
-        f"Load test: {args.requests} requests per scenario (at most {args.seconds:.0f} s), "
-        f"loopback, {os.cpu_count()} CPU cores (1-min load average {load_before:.1f} before, "
-        f"{os.getloadavg()[0]:.1f} after: other work shares them); export {args.onnx_dir}, "
-        f"server batch_size {args.batch}.\n\n"
+        f"Load test, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC: "
+        f"`python -m benchmarks.serve_load {' '.join(sys.argv[1:])}`\n\n"
+        f"{about['cpu']}, {about['cores']} cores; {versions()}. Up to {args.requests} "
+        f"requests per scenario (at most {args.seconds:.0f} s), loopback, server batch_size "
+        f"{args.batch_size}; 1-min load average {load_before:.1f} before, "
+        f"{os.getloadavg()[0]:.1f} after (other work shares the cores).\n\n"
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(header + markdown + "\n")
-    print(markdown)
+    print(header + markdown)
     print(f"written: {args.out}")
 
 

@@ -16,7 +16,7 @@ import torch
 from lightning.pytorch.callbacks import Callback, LearningRateMonitor, TQDMProgressBar
 from torch.utils.data import DataLoader
 
-from benchmarks.common import BenchSettings, autocast, compose_train_config, use_threads
+from benchmarks.common import BenchSettings, compose_train_config, use_threads
 from src.config import build, build_datamodule, instantiate_group
 from src.data.batching import BucketBatchSampler
 from src.models.module import decay_groups, linear_warmup_decay
@@ -44,20 +44,32 @@ def first_batches(datamodule, count: int) -> list[dict[str, torch.Tensor]]:
 
 
 def bare_loop(
-    model, batches: list[dict[str, torch.Tensor]], warmup: int, precision: str, cfg
+    model,
+    batches: list[dict[str, torch.Tensor]],
+    warmup: int,
+    precision: str,
+    cfg,
+    device: str | torch.device = "cpu",
+    fused: bool = False,
 ) -> float:
-    """Plain PyTorch: what Lightning does per step, minus Lightning. Returns timed seconds."""
+    """Plain PyTorch: what Lightning does per step, minus Lightning, on ``device`` (the model
+    and the batches moved there first; GPU time synchronised). Returns timed seconds."""
+    device = torch.device(device)
+    model.to(device).train()
+    batches = [{k: v.to(device) for k, v in b.items()} for b in batches]
+    extra = {"fused": True} if fused else {}
     optimizer = torch.optim.AdamW(
-        decay_groups(model, cfg.model.weight_decay), lr=cfg.model.optimizer.lr
+        decay_groups(model, cfg.model.weight_decay), lr=cfg.model.optimizer.lr, **extra
     )
     scheduler = linear_warmup_decay(optimizer, len(batches))
     clip = cfg.trainer.gradient_clip_val
-    model.train()
+    bf16 = str(precision).startswith("bf16")
     start = time.perf_counter()
     for step, batch in enumerate(batches):
         if step == warmup:
+            synchronize(device)
             start = time.perf_counter()
-        with autocast(precision):
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
             logits = model(batch["input_ids"], batch["attention_mask"]).float()
             loss = model.loss_fn(logits, batch["labels"])
         loss.backward()
@@ -66,37 +78,42 @@ def bare_loop(
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         scheduler.step()
+    synchronize(device)
     return time.perf_counter() - start
 
 
+def synchronize(device: torch.device) -> None:
+    """Wait for queued GPU kernels, so a step's time is its own (no-op on the CPU)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
 class StepTimer(Callback):
-    """Times training batches ``warmup`` .. the last one (Lightning's own step hooks)."""
+    """Times training batches ``warmup`` .. the last one (Lightning's own step hooks), and
+    records the device the model trained on (Lightning moves it back to the CPU after fit)."""
 
     def __init__(self, warmup: int, steps: int) -> None:
         self.warmup, self.last = warmup, warmup + steps - 1
         self.start = self.end = 0.0
+        self.device = torch.device("cpu")
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx: int) -> None:
         if batch_idx == self.warmup:
-            _synchronize(pl_module)
+            self.device = pl_module.device
+            synchronize(pl_module.device)
             self.start = time.perf_counter()
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
         if batch_idx == self.last:
-            _synchronize(pl_module)
+            synchronize(pl_module.device)
             self.end = time.perf_counter()
-
-
-def _synchronize(module: torch.nn.Module) -> None:
-    """Wait for queued GPU kernels, so a step's time is its own (no-op on the CPU)."""
-    if module.device.type == "cuda":
-        torch.cuda.synchronize(module.device)
 
 
 def lightning_loop(
     model, batches: list[dict[str, torch.Tensor]], warmup: int, cfg, logger: str
-) -> float:
-    """``src.train``'s trainer config, callbacks (checkpointing) and logger, no progress bar."""
+) -> tuple[float, torch.device]:
+    """``src.train``'s trainer config, callbacks (checkpointing) and logger, no progress bar.
+    Returns the timed seconds and the device the model trained on."""
     timer = StepTimer(warmup, len(batches) - warmup)
     callbacks = [c for c in instantiate_group(cfg.callbacks) if not isinstance(c, TQDMProgressBar)]
     loggers = instantiate_group(cfg.get("logger"))
@@ -115,7 +132,7 @@ def lightning_loop(
     trainer.fit(model, train_dataloaders=DataLoader(batches, batch_size=None))
     for lg in loggers:
         getattr(lg, "close", lg.finalize)("success")
-    return timer.end - timer.start
+    return timer.end - timer.start, timer.device
 
 
 def loop_case(settings: BenchSettings, loop: str) -> dict[str, Any]:
@@ -126,7 +143,7 @@ def loop_case(settings: BenchSettings, loop: str) -> dict[str, Any]:
     cfg, model, datamodule = model_and_data(settings, settings.train_max_length, f"logger={logger}")
     batches = first_batches(datamodule, total)
     if loop == "lightning":
-        seconds = lightning_loop(model, batches, settings.warmup_steps, cfg, logger)
+        seconds, _ = lightning_loop(model, batches, settings.warmup_steps, cfg, logger)
     else:
         seconds = bare_loop(model, batches, settings.warmup_steps, settings.precision, cfg)
     samples = sum(len(b["labels"]) for b in batches[settings.warmup_steps :])

@@ -210,7 +210,10 @@ class RunSchema:
     """The top level of a run's config."""
 
     seed: int = 42
-    rules: ClassVar[dict[str, Rule]] = {}
+    float32_matmul_precision: str = "highest"
+    rules: ClassVar[dict[str, Rule]] = {
+        "float32_matmul_precision": one_of("highest", "high", "medium")
+    }
 
 
 #: config node -> schema; a node a config lacks is not checked

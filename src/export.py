@@ -1,6 +1,6 @@
-"""`python -m src.export ckpt_path=<run>/checkpoints/best.ckpt format=onnx|hf [quantize=true]`:
-one self-contained folder from a run's checkpoint (``src.deploy.export``). ``ckpt_path`` may
-also be a run folder or ``latest``."""
+"""`python -m src.export ckpt_path=latest format=onnx|hf [quantize=true]`: one self-contained
+folder from a run's checkpoint (``src.deploy.export``). ``ckpt_path``: ``latest``,
+``latest:<task_name>``, a run folder or a checkpoint."""
 
 from __future__ import annotations
 
@@ -9,22 +9,20 @@ from omegaconf import DictConfig
 
 from src.deploy.export import export_run
 from src.deploy.folder import QUANTIZATION
-from src.errors import TextlabError, report_user_errors
-from src.runs.loading import resolve_checkpoint
+from src.errors import report_user_errors
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="export")
 def main(cfg: DictConfig) -> None:
     with report_user_errors():
-        if not cfg.get("ckpt_path"):
-            raise TextlabError("ckpt_path is required: ckpt_path=<run>/checkpoints/best.ckpt")
         out_dir = export_run(
-            resolve_checkpoint(cfg.ckpt_path, cfg.paths.log_dir),
+            cfg.get("ckpt_path"),
             fmt=cfg.format,
             out_dir=cfg.out_dir,
             quantize=cfg.quantize,
             opset=cfg.opset,
             eval_max_rows=cfg.quantize_eval.max_rows,
+            log_dir=cfg.paths.log_dir,
         )
     print(f"exported {cfg.format} to {out_dir}", flush=True)
     if (out_dir / QUANTIZATION).is_file():

@@ -1,45 +1,57 @@
-"""`python -m src.onnx_predict export_dir=<export> text="..."`: predict with onnxruntime only.
+"""`python -m src.onnx_predict export_dir=<export or run> text="..."`: predict with onnxruntime
+only, one JSON line per text (the schema of ``src.tasks.formats``, the same as ``src.predict``
+and ``src.serve``), for every task.
 
 No torch import on this path (tested): the export folder's tokenizer.json runs on the Rust
-``tokenizers`` library and the model on onnxruntime (``src.deploy.predictors``). Prints one
-JSON object per text.
+``tokenizers`` library and the model on onnxruntime (``src.deploy.predictors``).
+``export_dir``: an ONNX export folder, or a run (folder, ``latest``, ``latest:<task_name>``)
+whose ``export/onnx`` it uses. Texts: ``text=``, ``input_file=`` (``-``: stdin), or piped to
+stdin.
 """
 
-from __future__ import annotations
-
 import json
+from dataclasses import dataclass
+from typing import ClassVar
 
 import hydra
 from omegaconf import DictConfig
 
-from src.deploy.folder import open_export_folder
-from src.deploy.predictors import OnnxPredictor
-from src.errors import TextlabError, report_user_errors
+from src.config import Rule, at_least, one_of, validated
+from src.deploy.backends import AUTO, ONNX_FP32, ONNX_INT8, load_predictor
+from src.deploy.folder import export_folders
+from src.deploy.predictors import texts_of
+from src.errors import report_user_errors
+
+ONNX_BACKENDS = (ONNX_FP32, ONNX_INT8)
 
 
-def texts_of(cfg: DictConfig) -> list[str]:
-    """``text`` and/or ``texts``: at least one non-empty string."""
-    texts = ([cfg.text] if cfg.get("text") is not None else []) + list(cfg.get("texts") or [])
-    if not texts:
-        raise TextlabError('nothing to predict: pass text="..." or texts=["...","..."]')
-    bad = [t for t in texts if not isinstance(t, str) or not t.strip()]
-    if bad:
-        raise TextlabError(f"texts must be non-empty strings, got {bad!r}")
-    return texts
+@dataclass
+class OnnxPredictSchema:
+    batch_size: int = 32
+    backend: str = AUTO
+    rules: ClassVar[dict[str, Rule]] = {
+        "batch_size": at_least(1),
+        "backend": one_of(AUTO, *ONNX_BACKENDS),
+    }
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="onnx_predict")
 def main(cfg: DictConfig) -> None:
     with report_user_errors():
-        if not cfg.get("export_dir"):
-            raise TextlabError("export_dir is required: export_dir=<run>/export/onnx")
-        texts = texts_of(cfg)
-        folder = open_export_folder(cfg.export_dir)
-        if folder.format != "onnx":
-            raise TextlabError(f"{folder.path} is a {folder.format} export; use a format=onnx one")
-        results = OnnxPredictor(folder, cfg.variant, cfg.batch_size).predict(texts)
-    for text, result in zip(texts, results, strict=True):
-        print(json.dumps({"text": text, **result}), flush=True)
+        settings = validated(cfg, OnnxPredictSchema)
+        export_folders(cfg.get("export_dir"), cfg.paths.log_dir)  # before reading stdin
+        texts = texts_of(cfg.get("text"), cfg.get("input_file"), cfg.get("texts"))
+        predictor = load_predictor(
+            cfg.get("export_dir"),
+            settings.backend,
+            settings.batch_size,
+            cfg.thresholds,
+            log_dir=cfg.paths.log_dir,
+            allowed=ONNX_BACKENDS,
+        )
+        results = predictor.predict(texts)
+    for result in results:
+        print(json.dumps(result, ensure_ascii=False), flush=True)
 
 
 if __name__ == "__main__":

@@ -1,47 +1,71 @@
-"""`python -m src.predict ckpt_path=<run>/checkpoints/best.ckpt text="..."` (or
-`input_file=texts.txt`, optional `output_file=out.jsonl`): predictions of a trained run for
-every task, one JSON object per text (``src.deploy.torch_predictors.CheckpointPredictor``).
-``ckpt_path`` may also be a run folder or ``latest``."""
+"""`python -m src.predict ckpt_path=latest text="..."`: a trained run's predictions for every
+task, one JSON line per text (``src.deploy.torch_predictors.CheckpointPredictor``; the schema of
+``src.tasks.formats``, the same as ``src.onnx_predict`` and ``src.serve``).
 
-from __future__ import annotations
+``ckpt_path``: ``latest``, ``latest:<task_name>``, a run folder or a checkpoint. Texts: ``text=``,
+``input_file=`` (one per line; ``-`` is stdin), or piped to stdin:
+``echo "I don't like you" | python -m src.predict ckpt_path=latest``.
+"""
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, ClassVar
 
 import hydra
 from omegaconf import DictConfig
 
-from src.deploy.predictors import read_texts
-from src.deploy.torch_predictors import CheckpointPredictor
+from src.config import Rule, at_least, one_of, validated
+from src.deploy.backends import AUTO, PRECISIONS, passive_threads
+from src.deploy.predictors import texts_of
 from src.errors import TextlabError, report_user_errors
+from src.runs.loading import resolve_checkpoint
 
 
-def texts_of(cfg: DictConfig) -> list[str]:
-    """``text`` or the lines of ``input_file`` (exactly one of them)."""
-    text, input_file = cfg.get("text"), cfg.get("input_file")
-    if (text is None) == (input_file is None):
-        raise TextlabError('pass either text="..." or input_file=<file, one text per line>')
-    if input_file is not None:
-        return read_texts(input_file)
-    if not str(text).strip():
-        raise TextlabError("text is empty; pass the text to classify")
-    return [str(text)]
+@dataclass
+class PredictSchema:
+    batch_size: int = 32
+    backend: str = AUTO
+    rules: ClassVar[dict[str, Rule]] = {
+        "batch_size": at_least(1),
+        "backend": one_of(AUTO, *PRECISIONS),
+    }
+
+
+def write_lines(lines: list[str], output_file: Any) -> str:
+    """The JSON lines, printed or written to ``output_file``; returns what to print."""
+    if not output_file:
+        return "\n".join(lines)
+    path = Path(str(output_file)).expanduser()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    except OSError as err:
+        reason = err.strerror or str(err)
+        raise TextlabError(f"cannot write output_file {path}: {reason}; choose another") from None
+    return f"written: {path} ({len(lines)} predictions)"
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="predict")
 def main(cfg: DictConfig) -> None:
+    passive_threads()  # before torch loads
+    from src.deploy.torch_predictors import CheckpointPredictor
+
     with report_user_errors():
-        texts = texts_of(cfg)
-        predictor = CheckpointPredictor(cfg.ckpt_path, cfg.thresholds, cfg.batch_size)
+        settings = validated(cfg, PredictSchema)
+        ckpt = resolve_checkpoint(cfg.get("ckpt_path"), cfg.paths.log_dir)
+        texts = texts_of(cfg.get("text"), cfg.get("input_file"), cfg.get("texts"))
+        predictor = CheckpointPredictor(
+            ckpt,
+            cfg.thresholds,
+            settings.batch_size,
+            settings.backend,
+            log_dir=cfg.paths.log_dir,
+        )
         results = predictor.predict(texts)
-    lines = [json.dumps(result, ensure_ascii=False) for result in results]
-    if cfg.get("output_file"):
-        path = Path(cfg.output_file).expanduser()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
-        print(f"written: {path} ({len(lines)} predictions)", flush=True)
-    else:
-        print("\n".join(lines), flush=True)
+        lines = [json.dumps(result, ensure_ascii=False) for result in results]
+        message = write_lines(lines, cfg.get("output_file"))
+    print(message, flush=True)
 
 
 if __name__ == "__main__":

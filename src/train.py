@@ -9,10 +9,12 @@ and the sweep goes on; a single run fails in one line.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import hydra
 import lightning.pytorch as L
+import torch
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from omegaconf import DictConfig
 
@@ -20,22 +22,30 @@ from src.callbacks.analyses import AfterFitAnalysis
 from src.callbacks.records import RunStatistics
 from src.callbacks.training import MetricHistory
 from src.config import build, build_datamodule, instantiate_group
+from src.runs.files import run_status
 from src.runs.lifecycle import Run, run_job
-from src.runs.loading import resolve_checkpoint
+from src.runs.loading import check_resume_checkpoint, resolve_checkpoint, run_dir_of
+from src.runs.tracking import command_line, scoring
+from src.tasks.formats import output_format
 
 HEADLINE = ("auc_macro", "f1_macro", "f1_micro", "accuracy", "f1", "loss")
+RESUME_FROM = ("last.ckpt", "best.ckpt")
 
 
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Run one training job from a composed config; returns its summary (metrics.json)."""
     with Run(cfg) as run:
+        torch.set_float32_matmul_precision(cfg.get("float32_matmul_precision", "highest"))
         resume = cfg.get("ckpt_path")
-        if resume:
-            resume = str(resolve_checkpoint(resume, cfg.paths.log_dir))
+        if resume:  # a run folder resumes from where it stopped: its last checkpoint
+            resume = str(resolve_checkpoint(resume, cfg.paths.log_dir, RESUME_FROM))
         datamodule = build_datamodule(cfg.data)
         datamodule.prepare_data()  # reads and validates every file before the model is built
         model = build(cfg.model, label_names=datamodule.label_names)
-        run.record_start(datamodule.data_files())
+        if resume:  # damaged, pickled code, or another model's: one line before fit
+            check_resume_checkpoint(resume, model)
+        earlier = run_status(run_dir_of(resume)) if resume else None
+        run.record_start(datamodule.data_files(), aim_run=(earlier or {}).get("aim_run_hash"))
 
         callbacks = [*instantiate_group(cfg.get("callbacks")), MetricHistory()]
         if not run.loggers:  # LearningRateMonitor needs a logger
@@ -46,15 +56,18 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             trainer.fit(model, datamodule=datamodule, ckpt_path=resume, weights_only=True)
         metrics: dict[str, Any] = {}
         best = best_checkpoint(trainer)
+        scored = "best" if best else "final"  # the checkpoint's own Aim context, not an epoch
         if cfg.get("test", True):
-            for stage in (trainer.validate, trainer.test):
-                result = stage(model, datamodule=datamodule, ckpt_path=best, weights_only=True)
-                metrics.update(result[0] if result else {})
+            with scoring(run.loggers, scored):
+                for stage in (trainer.validate, trainer.test):
+                    result = stage(model, datamodule=datamodule, ckpt_path=best, weights_only=True)
+                    metrics.update(result[0] if result else {})
         for callback in trainer.callbacks:  # base-vs-tuned adds base/ and improvement/ scores
             metrics.update(getattr(callback, "run_metrics", {}))
         summary = run.finish(
             {k: v for k, v in metrics.items() if "/" in k},
             best_checkpoint=best,
+            task=model.task.name,
             epochs_trained=trainer.current_epoch,
             global_step=trainer.global_step,
         )
@@ -62,7 +75,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             isinstance(c, AfterFitAnalysis) and c.applies_to(model.task) for c in callbacks
         )
         if cfg.get("test", True) and cfg.get("analyses", True) and analyses:
-            trainer.predict(model, datamodule=datamodule, ckpt_path=best, weights_only=True)
+            with scoring(run.loggers, scored):
+                trainer.predict(model, datamodule=datamodule, ckpt_path=best, weights_only=True)
         else:  # no predict run: statistics.json from what the run has
             for callback in callbacks:
                 if isinstance(callback, RunStatistics):
@@ -78,7 +92,8 @@ def best_checkpoint(trainer: L.Trainer) -> str | None:
 
 
 def format_summary(summary: dict[str, Any], output_dir: str) -> str:
-    """The final numbers of a run, where a person will see them."""
+    """The final numbers of a run and the commands that come next, where a person will see
+    them."""
     metrics = summary.get("metrics", {})
     lines = ["", f"{'metric':<12}{'val':>10}{'test':>10}"]
     for name in HEADLINE:
@@ -90,7 +105,23 @@ def format_summary(summary: dict[str, Any], output_dir: str) -> str:
     if summary.get("best_checkpoint"):
         lines.append(f"best checkpoint: {summary['best_checkpoint']}")
     lines.append(f"wall time: {summary.get('wall_time_s', 0):.0f} s")
+    if summary.get("best_checkpoint"):
+        lines += ["", "next:", *(f"  {command}" for command in next_commands(summary, output_dir))]
     return "\n".join(lines)
+
+
+def next_commands(summary: dict[str, Any], output_dir: str | Path) -> list[str]:
+    """What to run on a trained run: score it again, export it, serve the export (the last
+    two where its task can be exported)."""
+    run = Path(output_dir)
+    commands = [command_line("src.eval", ckpt_path=run)]
+    task = summary.get("task")
+    if task is None or output_format(task).export_task is not None:
+        commands += [
+            command_line("src.export", ckpt_path=run, format="onnx"),
+            command_line("src.serve", export_dir=run / "export" / "onnx"),
+        ]
+    return commands
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
@@ -99,7 +130,8 @@ def main(cfg: DictConfig) -> float | None:
     summary = run_job(train, cfg, cfg.paths.output_dir)
     if summary is None:  # a failed sweep job, recorded in its folder
         return math.nan
-    print(format_summary(summary, cfg.paths.output_dir), flush=True)
+    if not summary.get("rank"):  # under DDP rank 0 reports the run
+        print(format_summary(summary, cfg.paths.output_dir), flush=True)
     return summary["metrics"].get(cfg.objective)
 
 

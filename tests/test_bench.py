@@ -126,13 +126,14 @@ def test_tiny_bench_writes_json_and_markdown(tmp_path: Path) -> None:
     assert "## 2. Padding" in (tmp_path / "out" / "bench.md").read_text()
 
 
-def test_mfu_counts_the_textbook_flops_and_reports(tmp_path: Path) -> None:
+def test_mfu_counts_the_textbook_flops_and_compares_loops(tmp_path: Path) -> None:
     from benchmarks import mfu
 
     settings = mfu.MfuSettings(
         backbone="tiny_bert",
-        batch_size=4,
-        max_length=16,
+        shapes="4x16",
+        minilm=False,
+        loops="textlab,bare_eager,bare_sdpa",
         warmup_steps=1,
         steps=2,
         peak_tflops=1.0,
@@ -143,10 +144,17 @@ def test_mfu_counts_the_textbook_flops_and_reports(tmp_path: Path) -> None:
         + [f"--out={tmp_path / 'out'}"]
     )
     report = json.loads((tmp_path / "out" / "mfu.json").read_text())
-    # the counter sees every Linear and the attention products: the analytic count exactly
-    assert report["step_gflops"] == pytest.approx(report["analytic_step_gflops"], rel=1e-6)
-    assert report["mfu"] == pytest.approx(report["achieved_tflops"] / 1.0)
-    assert report["samples_per_s"] > 0 and report["peak_gpu_memory_gb"] is None
+    results = {r["loop"]: r for r in report["results"]}
+    assert set(results) == {"textlab", "bare_eager", "bare_sdpa"}
+    for result in results.values():
+        # the counter sees every Linear and the attention products: the analytic count exactly
+        assert result["step_gflops"] == pytest.approx(result["analytic_step_gflops"], rel=1e-6)
+        assert result["mfu"] == pytest.approx(result["achieved_tflops"] / 1.0)
+        assert result["samples_per_s"] > 0 and result["peak_gpu_memory_gb"] is None
+        assert result["device"] == mfu.machine()["cpu_model"]
+    best_bare = max(results["bare_eager"]["samples_per_s"], results["bare_sdpa"]["samples_per_s"])
+    expected = results["textlab"]["samples_per_s"] / best_bare
+    assert results["textlab"]["ratio_to_best_bare"] == pytest.approx(expected)
     assert "| MFU |" in (tmp_path / "out" / "mfu.md").read_text()
     assert mfu.peak_tflops(mfu.MfuSettings(), "NVIDIA H100 80GB HBM3") == 989.4
     assert mfu.peak_tflops(mfu.MfuSettings(), "NVIDIA H100 PCIe") == 756.0

@@ -6,7 +6,6 @@ import json
 import math
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -164,13 +163,11 @@ def test_bad_threshold_metric_fails_before_training(make_cfg, tmp_path: Path) ->
 
 
 def test_analysis_is_logged_to_aim(trained_run: Path) -> None:
+    """Params and plots; every score once: one value per (name, context), the 0.5 scores
+    training logged not repeated, AUC not repeated at the tuned thresholds."""
     from aim import Repo
 
-    repo_dir = trained_run / "aim"
-    aim = str(Path(sys.executable).parent / "aim")
-    reindex = [aim, "storage", "--repo", str(repo_dir), "reindex", "-y"]
-    subprocess.run(reindex, check=True, capture_output=True)
-    run = Repo(str(repo_dir)).get_run((trained_run / "aim_run_hash").read_text())
+    run = Repo(str(trained_run / "aim")).get_run((trained_run / "aim_run_hash").read_text())
     thresholds = json.loads((trained_run / "thresholds.json").read_text())
     assert run["thresholds"] == thresholds
     assert set(run["temperatures"]) == set(thresholds["thresholds"])
@@ -178,8 +175,31 @@ def test_analysis_is_logged_to_aim(trained_run: Path) -> None:
     assert set(images) == set(PLOT_NAMES)
     image = run.get_image_sequence("reliability", images["reliability"]).values.last_value()
     assert image.to_pil_image().size[0] > 100
-    tracked = {(m.name, m.context.to_dict().get("thresholds")) for m in run.metrics()}
-    assert ("f1_macro", "tuned") in tracked and ("ece/macro", None) in tracked
+    tracked = {(m.name, tuple(sorted(m.context.to_dict().items()))): m for m in run.metrics()}
+    best = {"checkpoint": "best"}
+    scores = {}  # what scores the best checkpoint: context -> {name: values}
+    for (name, context), metric in tracked.items():
+        if dict(context).get("checkpoint") == "best":
+            scores.setdefault(context, {})[name] = metric.values.values_list()
+    assert all(len(v) == 1 for names in scores.values() for v in names.values())
+    test = tuple(sorted({**best, "subset": "test"}.items()))
+    tuned = tuple(sorted({**best, "subset": "test", "thresholds": "tuned"}.items()))
+    scaled = tuple(sorted({**best, "subset": "test", "calibration": "temperature"}.items()))
+    assert set(scores) == {
+        test,
+        tuned,
+        scaled,
+        tuple(sorted({**best, "subset": "val"}.items())),
+        tuple(sorted({**best, "subset": "val", "thresholds": "tuned"}.items())),
+    }
+    stats = json.loads((trained_run / "statistics.json").read_text())
+    at_default = stats["evaluation"]["test"]["default"]
+    # training's own test scores, the 0.5 precision/recall and ECE: one context, once each
+    assert scores[test]["f1_macro"] == [pytest.approx(stats["metrics"]["test/f1_macro"])]
+    assert scores[test]["precision_macro"] == [pytest.approx(at_default["precision_macro"])]
+    assert "ece/macro" in scores[test] and "ece/macro" in scores[scaled]
+    assert "f1_macro" in scores[tuned] and not any(n.startswith("auc") for n in scores[tuned])
+    assert not any(dict(context).get("thresholds") == "default" for _, context in tracked)
 
 
 def test_eval_config_composes(make_cfg) -> None:

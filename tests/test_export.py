@@ -1,4 +1,5 @@
-"""Export folders (ONNX and HF) of tiny trained runs: contents, hashes, parity, thresholds."""
+"""Export folders (ONNX and HF) of tiny trained runs: contents, hashes, parity, thresholds,
+file modes, a tokenizer.json other consumers read right, and a graph onnxruntime fuses."""
 
 from __future__ import annotations
 
@@ -13,9 +14,9 @@ import onnxruntime as ort
 import pytest
 import torch
 
+from src.deploy.backends import load_predictor
 from src.deploy.export import export_run
 from src.deploy.folder import open_export_folder
-from src.deploy.predictors import load_predictor
 from src.deploy.torch_predictors import load_hf_model
 from src.errors import TextlabError
 from src.metrics.multilabel import multilabel_scores
@@ -66,9 +67,13 @@ def random_batch(batch: int, length: int, seed: int) -> tuple[torch.Tensor, torc
 
 
 def check_manifest(export_dir: Path) -> dict:
+    """The manifest lists every file with its hash; every file is readable by all (0644)."""
     manifest = json.loads((export_dir / "manifest.json").read_text())
     on_disk = {p.name for p in export_dir.iterdir() if p.name != "manifest.json"}
     assert set(manifest["files"]) == on_disk
+    assert export_dir.stat().st_mode & 0o777 == 0o755
+    modes = {p.name: oct(p.stat().st_mode & 0o777) for p in export_dir.iterdir()}
+    assert set(modes.values()) == {"0o644"}, modes
     for name, entry in manifest["files"].items():
         assert entry["sha256"] == file_sha256(export_dir / name)
         assert entry["bytes"] == (export_dir / name).stat().st_size
@@ -228,7 +233,7 @@ def check_int8_report(ckpt: Path, out: Path, auc_tolerance: float) -> dict:
     report = json.loads((out / "quantization.json").read_text())
     texts, targets = jigsaw_test_rows(ckpt, max_rows=None)
     assert report["rows"] == len(texts) > 1000  # every scored row of the shipped test file
-    int8 = load_predictor(out, variant="int8").predict_probs(texts)
+    int8 = load_predictor(out, backend="onnx-int8").predict_probs(texts)
     auc_int8 = multilabel_scores(int8, targets, LABELS)["auc_macro"]
     assert report["auc_macro_int8"] == pytest.approx(auc_int8, abs=1e-9)
     assert abs(report["auc_macro_cost"]) <= auc_tolerance
@@ -265,6 +270,12 @@ def test_int8_costs_at_most_002_auc_for_a_model_that_learned(
 def test_export_errors_are_one_line(run_copy: Path, tmp_path: Path) -> None:
     with pytest.raises(TextlabError, match="checkpoint not found"):
         export_run(tmp_path / "nope.ckpt")
+    (tmp_path / "a_file").write_text("not a folder")
+    with pytest.raises(TextlabError, match="out_dir .*a_file is a file"):
+        export_run(run_copy, "onnx", tmp_path / "a_file")
+    with pytest.raises(TextlabError, match="cannot write out_dir"):
+        export_run(run_copy, "onnx", tmp_path / "a_file" / "export")
+    assert (tmp_path / "a_file").read_text() == "not a folder"
     with pytest.raises(TextlabError, match="format must be one of"):
         export_run(run_copy, "tflite")
     with pytest.raises(TextlabError, match="quantize=true needs format=onnx"):
@@ -326,9 +337,67 @@ def test_export_and_onnx_predict_command_lines(learned_ckpt: Path, tmp_path: Pat
 
     result = run_python("-m", "src.export", f"hydra.run.dir={tmp_path}/h2")
     assert result.returncode == 2
-    assert result.stderr.strip() == (
-        "error: ckpt_path is required: ckpt_path=<run>/checkpoints/best.ckpt"
-    )
+    assert result.stderr.strip().startswith("error: ckpt_path is required: ckpt_path=latest")
     result = run_python("-m", "src.onnx_predict", f"export_dir={tmp_path}/missing", "text=hi")
     assert result.returncode == 2
     assert result.stderr.strip().startswith(f"error: export folder {tmp_path}/missing does not")
+    result = run_python("-m", "src.onnx_predict", "text=hi")
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("error: export_dir is required")
+    result = run_python("-m", "src.onnx_predict", f"export_dir={out}", "backend=pytorch-bf16")
+    assert result.returncode == 2 and "backend must be one of" in result.stderr
+
+
+def test_tokenizer_json_gives_a_naive_reader_the_models_probabilities(
+    learned_ckpt: Path, tmp_path: Path
+) -> None:
+    """A consumer of ``tokenizer.json`` with the plain ``tokenizers`` library and no settings
+    of its own, building the attention mask from the ids it gets, reproduces the model: the
+    file truncates at the model's max_length and pads only to a batch's longest text."""
+    from tokenizers import Tokenizer
+
+    out = export_run(learned_ckpt, "onnx", tmp_path / "onnx")
+    settings = json.loads((out / "tokenizer.json").read_text())
+    assert settings["truncation"]["max_length"] == 32
+    assert settings["padding"]["strategy"] == "BatchLongest"
+    texts, _ = jigsaw_test_rows(learned_ckpt, max_rows=24)
+    expected = torch_reference(learned_ckpt, texts)
+
+    tokenizer = Tokenizer.from_file(str(out / "tokenizer.json"))
+    session = ort.InferenceSession(str(out / "model.onnx"), providers=["CPUExecutionProvider"])
+
+    def probabilities(ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        (logits,) = session.run(["logits"], {"input_ids": ids, "attention_mask": mask})
+        return 1 / (1 + np.exp(-logits))
+
+    one_by_one = []
+    for text in texts:  # one text: every id is a real token, the mask is all ones
+        ids = np.array([tokenizer.encode(text).ids], dtype=np.int64)
+        one_by_one.append(probabilities(ids, np.ones_like(ids))[0])
+    np.testing.assert_allclose(np.array(one_by_one), expected, atol=1e-4)
+    ids = np.array([e.ids for e in tokenizer.encode_batch(texts)], dtype=np.int64)
+    batched = probabilities(ids, (ids != tokenizer.token_to_id("[PAD]")).astype(np.int64))
+    np.testing.assert_allclose(batched, expected, atol=1e-4)
+
+
+def test_onnx_graph_is_one_onnxruntime_fuses(learned_ckpt: Path, tmp_path: Path) -> None:
+    """Traced with eager attention, the export fuses into onnxruntime's transformer kernels
+    (one Attention per layer), with the same outputs; the run itself keeps SDPA."""
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    out = export_run(learned_ckpt, "onnx", tmp_path / "onnx")
+    optimized = optimize_model(
+        str(out / "model.onnx"), model_type="bert", num_heads=2, hidden_size=32
+    )
+    fused = optimized.get_fused_operator_statistics()
+    assert fused["Attention"] == 2 and fused["SkipLayerNormalization"] == 4, fused
+    optimized.save_model_to_file(str(tmp_path / "optimized.onnx"))
+    input_ids, attention_mask = random_batch(5, 23, 9)
+    feeds = {"input_ids": input_ids.numpy(), "attention_mask": attention_mask.numpy()}
+    sessions = [
+        ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        for path in (out / "model.onnx", tmp_path / "optimized.onnx")
+    ]
+    plain, fast = (session.run(["logits"], feeds)[0] for session in sessions)
+    np.testing.assert_allclose(fast, plain, atol=1e-4)
+    assert load_run(learned_ckpt).model.encoder.config._attn_implementation == "sdpa"

@@ -75,16 +75,24 @@ def test_shipped_test_parses_and_joins():
 
 def test_resolve_prefers_plain_csv_then_gz(tmp_path):
     gz = tmp_path / "train.csv.gz"
-    gz.write_bytes(b"")
+    gz.write_bytes(gzip.compress(b"x"))
     assert resolve_data_file(tmp_path, "train.csv") == gz
-    plain = write(tmp_path / "train.csv", "x")
+    plain = write(tmp_path / "train.csv", "x")  # the same rows as the .gz
     assert resolve_data_file(tmp_path, "train.csv") == plain
+
+
+def test_resolve_refuses_a_csv_and_gz_pair_that_differ(tmp_path):
+    (tmp_path / "train.csv.gz").write_bytes(gzip.compress(b"x"))
+    write(tmp_path / "train.csv", "y")
+    with pytest.raises(TextlabError) as err:
+        resolve_data_file(tmp_path, "train.csv")
+    assert_one_line(err, "train.csv and train.csv.gz", "different content", "remove or rename")
 
 
 def test_resolve_missing_file_names_folder_and_config_key(tmp_path):
     with pytest.raises(TextlabError) as err:
         resolve_data_file(tmp_path, "train.csv")
-    assert_one_line(err, "train.csv", "train.csv.gz", str(tmp_path), "data.data_dir=")
+    assert_one_line(err, "train.csv(.gz)", "not found", str(tmp_path), "data.data_dir=")
 
 
 def test_resolve_missing_folder(tmp_path):

@@ -56,7 +56,11 @@ def test_fresh_fit_starts_at_the_priors_and_resume_keeps_the_checkpoint(make_cfg
     np.testing.assert_allclose(CAPTURED["bias"], trained_bias)
 
 
-def test_refuses_a_token_task() -> None:
+def test_a_token_tagger_is_left_as_it_is_and_direct_use_is_refused() -> None:
+    """On by default for every task: a tagger has no output layer over labels, so the
+    callback leaves it alone; asking a token task for label priors directly is refused."""
+    from src.callbacks.training import set_prior_bias
+
     class Tagger(torch.nn.Module):
         task = TokenTask()
 
@@ -68,5 +72,6 @@ def test_refuses_a_token_task() -> None:
                 labels = np.zeros((2, 1))
 
     assert Tagger.task.output == TOKENS
+    PriorBiasInit().on_fit_start(FakeTrainer(), Tagger())  # no error, nothing to set
     with pytest.raises(TextlabError, match="not for the token task"):
-        PriorBiasInit().on_fit_start(FakeTrainer(), Tagger())
+        set_prior_bias(Tagger(), np.zeros((2, 1)))

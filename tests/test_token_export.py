@@ -1,5 +1,6 @@
 """Token-tagger export: ONNX logits [batch, sequence, tags] equal PyTorch's on unseen shapes
-(BERT and DistilBERT), HF round trip, manifest, and the settings a reader needs."""
+(BERT and DistilBERT), HF round trip, manifest, the settings a reader needs, and spans from the
+exported logits without torch equal to the PyTorch model's."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ import onnxruntime as ort
 import pytest
 import torch
 
+from src.config import build
+from src.deploy.backends import load_predictor
 from src.deploy.export import export_run
-from src.deploy.predictors import load_predictor
-from src.deploy.torch_predictors import load_hf_model
+from src.deploy.torch_predictors import load_hf_model, predict_token_spans
 from src.errors import TextlabError
 from src.runs.loading import load_run
 from tests.export_helpers import train_tiny
@@ -70,7 +72,18 @@ def test_token_tagger_onnx_and_hf_exports_match_pytorch(
         got = load_hf_model(hf)(input_ids, attention_mask)
         expected = model(input_ids, attention_mask)
     torch.testing.assert_close(got, expected, atol=1e-6, rtol=0)
-    with pytest.raises(TextlabError, match="is a token export: this predictor returns one"):
-        load_predictor(out)  # the ONNX predictor and the service serve sequence classifiers
+    # spans from the exported logits (numpy + tokenizers word ids) == the PyTorch model's
+    texts = ["Empire State Building =  ESB .", "Pretty bad storm here last evening .", "@paul"]
+    tokenizer = build(load_run(ckpt).cfg.backbone.tokenizer)
+    expected = predict_token_spans(model, tokenizer, texts, max_length=32)
+    for folder, backend in ((out, "onnx-fp32"), (hf, "pytorch-fp32")):
+        predictions = load_predictor(folder, backend).predict(texts)
+        for prediction, want in zip(predictions, expected, strict=True):
+            assert prediction["task"] == "token"
+            assert [(s["text"], s["label"], s["start"], s["end"]) for s in prediction["spans"]] == [
+                (s["text"], s["label"], s["start"], s["end"]) for s in want
+            ]
+            got = [s["score"] for s in prediction["spans"]]
+            assert got == pytest.approx([s["score"] for s in want], abs=1e-4)
     with pytest.raises(TextlabError, match="quantize=true is for sequence classifiers"):
         export_run(ckpt, "onnx", tmp_path / "int8", quantize=True)

@@ -74,7 +74,8 @@ def test_wnut17_tiny_run_scores_reloads_and_rescoring_agrees(make_cfg) -> None:
 
     # python -m src.predict: word-level spans, the same as predict_token_spans on the model
     text = "Empire State Building =  ESB . Pretty bad storm here last evening ."
-    (result,) = CheckpointPredictor(ckpt).predict([text])  # what src.predict prints
+    # what src.predict prints, with the model's own fp32 (the reference below runs fp32)
+    (result,) = CheckpointPredictor(ckpt, backend="pytorch-fp32").predict([text])
     assert result["text"] == text and result["task"] == "token"
     expected = predict_token_spans(run.model, build(run.cfg.backbone.tokenizer), [text], 32)[0]
     assert len(result["spans"]) == len(expected)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -61,6 +60,26 @@ def test_resume_continues_from_last_checkpoint(make_cfg, tmp_path: Path) -> None
     assert summary["epochs_trained"] == 2
     steps_per_epoch = torch.load(last, weights_only=False)["global_step"]
     assert summary["global_step"] == 2 * steps_per_epoch
+    earlier = json.loads((tmp_path / "first" / "metrics.json").read_text())
+    assert earlier["status"] == "success" and earlier["resumed_by"] == str(tmp_path / "second")
+
+
+def test_resuming_a_run_folder_takes_its_last_checkpoint_and_aim_run(make_cfg, tmp_path) -> None:
+    """A run folder as ckpt_path resumes from last.ckpt (not best.ckpt), and the resumed run
+    goes on in the earlier run's Aim run, so its curves stay one history."""
+    first = train(make_cfg("trainer.max_epochs=1", "logger=aim", run_dir=tmp_path / "first"))
+    resumed = make_cfg(
+        "trainer.max_epochs=2",
+        "logger=aim",
+        f"ckpt_path={tmp_path / 'first'}",
+        "analyses=false",
+        run_dir=tmp_path / "second",
+    )
+    assert resumed.paths.aim_repo != first["aim_run_hash"]
+    resumed.paths.aim_repo = str(tmp_path / "first" / "aim")  # the earlier run's repo
+    summary = train(resumed)
+    assert summary["epochs_trained"] == 2
+    assert summary["aim_run_hash"] == first["aim_run_hash"]
 
 
 def test_missing_checkpoint_is_a_clear_error(make_cfg, tmp_path: Path) -> None:
@@ -70,32 +89,28 @@ def test_missing_checkpoint_is_a_clear_error(make_cfg, tmp_path: Path) -> None:
 
 
 def test_aim_run_read_back(make_cfg, tmp_path: Path) -> None:
+    """The run is in the SDK as soon as training returns (indexed when it closed), named and
+    tagged; the best checkpoint's scores have their own context, not an extra epoch."""
     from aim import Repo
 
     cfg = make_cfg("logger=aim", "trainer.max_epochs=1")
     summary = train(cfg)
-    repo_dir = tmp_path / "run" / "aim"
-    subprocess.run(
-        [
-            str(Path(sys.executable).parent / "aim"),
-            "storage",
-            "--repo",
-            str(repo_dir),
-            "reindex",
-            "-y",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    runs = list(Repo(str(repo_dir)).iter_runs())
+    runs = list(Repo(str(tmp_path / "run" / "aim")).iter_runs())
     assert [run.hash for run in runs] == [summary["aim_run_hash"]]
     run = runs[0]
     assert run["hparams", "config"]["model"]["pooling"] == "cls"
     assert run["hparams", "run"]["git_commit"]
-    tracked = {(m.name, m.context.to_dict().get("subset")): m for m in run.metrics()}
-    assert ("auc_macro", "test") in tracked and ("loss", "train") in tracked
-    test_auc = tracked[("auc_macro", "test")].values.values_numpy()[-1]
-    assert math.isclose(test_auc, summary["metrics"]["test/auc_macro"], rel_tol=1e-6)
+    assert run.name.endswith(" debug max_epochs=1") and list(run.tags) == ["dev"]
+    tracked = {(m.name, tuple(sorted(m.context.to_dict().items()))): m for m in run.metrics()}
+    assert ("loss", (("subset", "train"),)) in tracked
+    # one epoch trained: one point on the val curve
+    assert tracked[("auc_macro", (("subset", "val"),))].epochs.values_list() == [0]
+    for split in ("val", "test"):
+        best = tracked[("auc_macro", (("checkpoint", "best"), ("subset", split)))]
+        assert best.epochs.values_list() == [None]
+        value = best.values.values_numpy()[-1]
+        assert math.isclose(value, summary["metrics"][f"{split}/auc_macro"], rel_tol=1e-6)
+    assert ("auc_macro", (("subset", "test"),)) not in tracked  # test: the best checkpoint's
 
 
 def run_cli(*args: str, timeout: int = 120) -> subprocess.CompletedProcess:

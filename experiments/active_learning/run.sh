@@ -17,5 +17,7 @@ SWEEP=${SWEEP:-logs/active/multiruns/goemotions_comparison}
   active.strategy="$STRATEGIES" seed=1,2,3 \
   hydra/launcher=joblib hydra.launcher.n_jobs=2 \
   hydra.sweep.dir="$SWEEP" "$@"
-# shellcheck disable=SC2086  # a list of folders
-.venv/bin/python -m src.active_report ${REPORT_SWEEPS:-$SWEEP} --out experiments/active_learning
+# the report over every sweep folder listed (space-separated), passed as a Hydra list
+# shellcheck disable=SC2086  # split the list on spaces
+FOLDERS=$(echo ${REPORT_SWEEPS:-$SWEEP} | tr ' ' ',')
+.venv/bin/python -m src.active_report "folders=[$FOLDERS]" out=experiments/active_learning

@@ -15,7 +15,7 @@ from src.data.tagging import encode_sentences
 from src.models.encoders import load_tokenizer
 
 ROOT = Path(__file__).resolve().parents[2]
-VUA = Path(os.environ.get("TEXTLAB_DATA_DIR", ROOT.parent / "shared" / "data")) / "vua-metaphor-seq"
+VUA = Path(os.environ.get("TEXTLAB_DATA_DIR", ROOT / "data" / "external")) / "vua-metaphor-seq"
 FILES = {
     "vua train": (read_vua_split, VUA / "VUA_seq_formatted_train.csv.gz"),
     "vua val": (read_vua_split, VUA / "VUA_seq_formatted_val.csv.gz"),

@@ -120,9 +120,9 @@ def check_supported(cfg: DictConfig) -> None:
             f"this one is a {task.name} task"
         )
     try:
-        metric_function(str(cfg.evaluation.threshold_metric))
+        metric_function(str(cfg.thresholds.metric))
     except ValueError as err:
-        raise TextlabError(f"evaluation.threshold_metric: {err}") from None
+        raise TextlabError(f"thresholds.metric: {err}") from None
 
 
 def _prepare(
@@ -225,8 +225,8 @@ def _run_round(
         exp.val,
         exp.test,
         exp.label_names,
-        cfg.evaluation.threshold_metric,
-        cfg.evaluation.default_threshold,
+        cfg.thresholds.metric,
+        cfg.thresholds.default,
         exp.precision,
         exp.accelerator,
     )

@@ -308,12 +308,11 @@ def write_rounds_csv(run_dir: Path) -> Path:
 
 
 def aim_name_and_context(key: str) -> tuple[str, dict[str, str]]:
-    """``test/f1_micro_tuned`` -> (``f1_micro``, {subset: test, thresholds: tuned})."""
+    """``test/f1_micro_tuned`` -> (``f1_micro``, {subset: test, thresholds: tuned}); scores at
+    the default threshold and AUC carry only their subset (the training runs' scheme)."""
     subset, _, name = key.partition("/")
     if name.endswith("_tuned"):
         return name[: -len("_tuned")], {"subset": subset, "thresholds": "tuned"}
-    if name.startswith("f1_"):
-        return name, {"subset": subset, "thresholds": "0.5"}
     return name, {"subset": subset}
 
 
@@ -331,6 +330,7 @@ class AimRounds:
         self.logger = AimLogger(
             repo=repos[0],
             experiment=cfg.task_name,
+            tags=list(cfg.get("tags") or []),
             run_hash=run_hash,
             log_system_params=False,
             system_tracking_interval=None,

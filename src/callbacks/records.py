@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,8 @@ import yaml
 from src.callbacks.analyses import after_fit_state
 from src.callbacks.training import MetricHistory
 from src.runs.files import CONFIG_FILE, METRICS_FILE, RUN_INFO_FILE, write_json
-from src.runs.tracking import aim_runs
+from src.runs.tracking import aim_loggers
+from src.tasks.multilabel import DEFAULT_THRESHOLD
 
 STATISTICS_FILE = "statistics.json"
 
@@ -82,6 +84,15 @@ class RunStatistics(L.Callback):
         write_json(run_dir / STATISTICS_FILE, payload)
 
 
+#: scores the decision threshold leaves as they are: not tracked again at tuned thresholds
+THRESHOLD_FREE = ("auc",)
+
+
+def depends_on_threshold(name: str) -> bool:
+    """``f1/toxic``, ``precision_macro``: yes; ``auc/toxic``, ``auc_macro``: no."""
+    return name.split("/")[0].split("_")[0] not in THRESHOLD_FREE
+
+
 def _track_scores(run: Any, scores: dict[str, Any], context: dict[str, str]) -> None:
     for name, value in scores.items():
         if isinstance(value, int | float) and math.isfinite(value):
@@ -90,7 +101,17 @@ def _track_scores(run: Any, scores: dict[str, Any], context: dict[str, str]) -> 
 
 class AimArtifacts(L.Callback):
     """The analyses in Aim: thresholds, temperatures and the confusion matrix as run params,
-    scores at the tuned thresholds and ECE as metrics, every plot as an image."""
+    every plot as an image, and each score once, beside what training logged for the same
+    checkpoint (context scheme: ``docs/tracking.md``):
+
+    - at the default threshold, only what the final validate/test did not log (precision and
+      recall; their F1 and AUC are the run's ``metrics.json``), in their context
+      ``{subset, checkpoint}``; a default other than the 0.5 training scores at gets
+      ``thresholds: <default>``;
+    - at the tuned thresholds, the threshold-dependent scores (precision, recall, F1; not AUC)
+      with ``thresholds: tuned``;
+    - ECE in the same context, after temperature scaling with ``calibration: temperature``.
+    """
 
     def __init__(self, enabled: bool = True) -> None:
         self.enabled = enabled
@@ -101,12 +122,22 @@ class AimArtifacts(L.Callback):
         results = merged_results(trainer)
         if len(results) == 1 and not results["plots"]:  # no analysis ran
             return
-        for run in aim_runs(trainer.loggers):
-            self.track(run, results)
+        summary = _read(Path(trainer.default_root_dir) / METRICS_FILE, json.loads) or {}
+        logged = set(summary.get("metrics", {}))
+        for logger in aim_loggers(trainer.loggers):
+            self.track(logger.experiment, results, logger.score_context, logged)
 
     @staticmethod
-    def track(run: Any, results: dict[str, Any]) -> None:
-        """Log merged analysis results (see ``merged_results``) to one Aim run."""
+    def track(
+        run: Any,
+        results: dict[str, Any],
+        context: dict[str, str] | None = None,
+        logged: Collection[str] = (),
+    ) -> None:
+        """Log merged analysis results (see ``merged_results``) to one Aim run. ``context``:
+        what every score gets (``{checkpoint: best}``); ``logged``: the ``<split>/<name>``
+        scores training logged for this checkpoint, not tracked again."""
+        context = dict(context or {})
         if "thresholds" in results:
             run["thresholds"] = results["thresholds"]
         evaluation = results.get("evaluation", {})
@@ -115,19 +146,36 @@ class AimArtifacts(L.Callback):
                 "labels": evaluation["labels"],
                 "counts": evaluation["confusion_matrix"],
             }
+        threshold = (results.get("thresholds") or {}).get("default", DEFAULT_THRESHOLD)
         for split in ("val", "test"):
-            for threshold_set, scores in (evaluation.get(split) or {}).items():
-                if isinstance(scores, dict):
-                    _track_scores(run, scores, {"subset": split, "thresholds": threshold_set})
+            scores = evaluation.get(split)
+            if not isinstance(scores, dict):
+                continue
+            at = {**context, "subset": split}
+            if not any(isinstance(value, dict) for value in scores.values()):
+                scores = {"default": scores}  # one set of scores (multi-class)
+            dependent = {
+                name: {k: v for k, v in (scores.get(name) or {}).items() if depends_on_threshold(k)}
+                for name in ("default", "tuned")
+            }
+            if threshold == DEFAULT_THRESHOLD:
+                default = scores.get("default") or {}
+                new = {k: v for k, v in default.items() if f"{split}/{k}" not in logged}
+                _track_scores(run, new, at)
+            else:
+                _track_scores(run, dependent["default"], {**at, "thresholds": f"{threshold:g}"})
+            _track_scores(run, dependent["tuned"], {**at, "thresholds": "tuned"})
         calibration = results.get("calibration", {})
         if "temperatures" in calibration:
             run["temperatures"] = calibration["temperatures"]
-        for key in ("ece_val", "ece_test", "ece_test_scaled"):
+        for key, split, scaling in (
+            ("ece_val", "val", {}),
+            ("ece_test", "test", {}),
+            ("ece_test_scaled", "test", {"calibration": "temperature"}),
+        ):
             if key in calibration:
-                split = "val" if key == "ece_val" else "test"
-                scaling = "temperature" if key.endswith("scaled") else "none"
                 ece = {f"ece/{label}": v for label, v in calibration[key].items()}
-                _track_scores(run, ece, {"subset": split, "calibration": scaling})
+                _track_scores(run, ece, {**context, "subset": split, **scaling})
         plots = results.get("plots", {})
         if not plots:
             return

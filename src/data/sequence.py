@@ -10,6 +10,7 @@ padding and samplers are shared. A data set plugs in by implementing ``read_trai
 from __future__ import annotations
 
 import hashlib
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -42,6 +43,8 @@ from src.data.token_cache import (
     tokenizer_identity,
 )
 from src.errors import TextlabError
+
+log = logging.getLogger(__name__)
 
 #: the splits the after-fit analyses predict, in the order ``predict_dataloader`` yields them
 PREDICT_SPLITS = ("val", "test")
@@ -135,7 +138,7 @@ class SequenceDataModule(L.LightningDataModule, ABC):
         self.drop_unscored_test_rows = drop_unscored_test_rows
         #: (target_rate, max_weight) of the balanced training sampler, or None (plain shuffle)
         self.balanced_sampler = sampler_settings(balanced_sampler)
-        #: chunk_batches of length-bucketed training batches (src/data/bucketing.py), or None
+        #: chunk_batches of length-bucketed training batches (src/data/batching.py), or None
         self.bucketing = bucketing_settings(bucketing)
 
         self.train_dataset: TokenizedDataset | None = None
@@ -347,8 +350,7 @@ class SequenceDataModule(L.LightningDataModule, ABC):
         self.train_ids = [rows.ids[i] for i in train_idx]
         self.val_ids = [rows.ids[i] for i in val_idx]
         train_labels = rows.labels[train_idx]
-        self.pos_counts = (train_labels == 1).sum(axis=0).astype(np.int64)
-        self.prevalence = self.pos_counts / np.maximum((train_labels != -1).sum(axis=0), 1)
+        self._count_positives(train_labels)
         self.train_dataset = TokenizedDataset([tokens[i] for i in train_idx], train_labels)
         self.val_dataset = TokenizedDataset([tokens[i] for i in val_idx], rows.labels[val_idx])
 
@@ -361,10 +363,26 @@ class SequenceDataModule(L.LightningDataModule, ABC):
                 f"(e.g. {sorted(overlap)[0]!r}); remove them from one split."
             )
         self.train_ids, self.val_ids = list(train.ids), list(val.ids)
-        self.pos_counts = (train.labels == 1).sum(axis=0).astype(np.int64)
-        self.prevalence = self.pos_counts / np.maximum((train.labels != -1).sum(axis=0), 1)
+        self._count_positives(train.labels)
         self.train_dataset = TokenizedDataset(self._token_ids("train"), train.labels)
         self.val_dataset = TokenizedDataset(self._token_ids("val"), val.labels)
+
+    def _count_positives(self, train_labels: np.ndarray) -> None:
+        """Positives and prevalence per label of the training split; a label with none cannot
+        be learnt (and its scores mean nothing), which a run should say."""
+        self.pos_counts = (train_labels == 1).sum(axis=0).astype(np.int64)
+        self.prevalence = self.pos_counts / np.maximum((train_labels != -1).sum(axis=0), 1)
+        names = self.label_names
+        absent = [name for name, count in zip(names, self.pos_counts, strict=True) if not count]
+        if absent:
+            log.warning(
+                "no training row is positive for %s %s (of %d training rows): the model cannot "
+                "learn them and their scores mean little; train on more rows "
+                "(data.max_train_rows)",
+                "class" if self.single_label else "label",
+                ", ".join(absent),
+                len(train_labels),
+            )
 
     @staticmethod
     def _require(dataset: TokenizedDataset | None, stage: str) -> TokenizedDataset:

@@ -4,7 +4,8 @@ Reading and validating the CSV files and tokenising them depend only on the data
 tokenizer, max_length and the row selection, so a sweep's second run (and every run after)
 loads the split from one file instead of parsing and tokenising again. The key is content-based
 (a sha256 of the data files, not their timestamps), so a copied or touched file still hits and
-an edited one misses.
+an edited one misses. The cache is only a speed-up: a cache folder that cannot be written
+(read-only, full) costs a warning, not the run.
 """
 
 from __future__ import annotations
@@ -176,7 +177,11 @@ def prepare_cached(
     """The split from ``cache_dir`` under ``key`` (see `cache_key`), else ``read_rows()`` (which
     reads and validates the files) tokenised and stored there."""
     path = Path(cache_dir).expanduser() / f"split-{key}.npz"
-    if path.is_file():
+    try:
+        present = path.is_file()
+    except OSError:  # a cache folder we may not even look into: a miss
+        present = False
+    if present:
         cached = _load(path)
         if cached is not None:
             log.info("Token cache hit: %s", path)
@@ -184,5 +189,13 @@ def prepare_cached(
     rows = read_rows()
     log.info("Token cache miss: tokenising %d texts into %s", len(rows.texts), path)
     input_ids = tokenize(rows.texts, tokenizer, max_length)
-    _save(path, rows, input_ids)
+    try:
+        _save(path, rows, input_ids)
+    except OSError as err:  # read-only, full, or not a folder: the run goes on without it
+        log.warning(
+            "Cannot write the token cache %s (%s); going on without it: the next run "
+            "tokenises again. Set paths.cache_dir to a writable folder to keep it.",
+            path,
+            err.strerror or err,
+        )
     return CachedSplit(rows, input_ids, False, path)

@@ -1,8 +1,11 @@
-"""Deploying a trained run: export folders, prediction and the HTTP service.
+"""Deploying a trained run: export folders, prediction on every backend, the HTTP service.
 
 ``export`` writes a run's checkpoint as one self-contained folder (ONNX or HF format) whose
-layout ``folder`` reads back; ``predictors`` predicts from it on onnxruntime without torch;
-``torch_predictors`` predicts with PyTorch (HF exports, and a run's checkpoint directly);
-``service`` serves an export over HTTP. The entry points are ``python -m src.export``,
-``src.onnx_predict``, ``src.predict`` and ``src.serve``.
+layout ``folder`` reads back; ``predictors`` turns texts into the predictions of
+``src.tasks.formats`` (one JSON schema for every task and tool) and runs ONNX on onnxruntime
+without torch; ``torch_predictors`` runs PyTorch in fp32 or bf16 (HF exports, and a run's
+checkpoint directly); ``backends`` names the backends, picks one for ``backend=auto`` and loads
+it (``load_predictor``); ``service`` serves it over HTTP. The entry points are
+``python -m src.export``, ``src.onnx_predict``, ``src.predict`` and ``src.serve``
+(docs/serving.md).
 """

@@ -1,11 +1,14 @@
 """Export a run's checkpoint into one self-contained folder: what ``python -m src.export`` does.
 
 Formats: ``onnx`` (``model.onnx`` taking ``input_ids`` and ``attention_mask`` [batch, sequence],
-both axes dynamic, returning ``logits``; optionally ``model.int8.onnx``, dynamically quantised,
-with its accuracy cost measured on the run's test rows in ``quantization.json``) and ``hf``
-(the encoder as a standard HF folder, ``AutoModel.from_pretrained(export_dir)`` loads it, plus
-``head.safetensors`` with the head and pooler weights). The folder layout is
-``src.deploy.folder``'s; it is written in a temporary folder and moved into place complete.
+both axes dynamic, returning ``logits``; traced with the encoder's eager attention, the form
+onnxruntime's transformer optimizer fuses into its Attention kernels; optionally
+``model.int8.onnx``, dynamically quantised, with its accuracy cost measured on the run's test
+rows in ``quantization.json``) and ``hf`` (the encoder as a standard HF folder,
+``AutoModel.from_pretrained(export_dir)`` loads it, plus ``head.safetensors`` with the head and
+pooler weights). Both ship ``tokenizer.json`` set up as the model expects (truncation to its
+max_length, no fixed padding). The folder layout is ``src.deploy.folder``'s; it is written in a
+temporary folder and moved into place complete, every file readable by all (0644).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from tokenizers import Tokenizer
 from torch import nn
 
 from src.config import build, build_datamodule
@@ -35,6 +39,7 @@ from src.deploy.folder import (
     THRESHOLDS,
     open_export_folder,
     write_manifest,
+    write_tokenizer,
 )
 from src.deploy.predictors import OnnxPredictor
 from src.deploy.torch_predictors import non_encoder_state
@@ -42,7 +47,7 @@ from src.errors import TextlabError
 from src.runs.files import write_json
 from src.runs.loading import LoadedRun, load_run, resolve_checkpoint
 from src.tasks.base import SEQUENCE, TOKENS
-from src.tasks.formats import OutputFormat, output_format
+from src.tasks.formats import DEFAULT, TUNED, OutputFormat, output_format
 
 INPUTS = ["input_ids", "attention_mask"]
 OUTPUTS = ["logits"]
@@ -69,6 +74,24 @@ def example_inputs(vocab_size: int, batch: int = 2, length: int = 16) -> tuple[t
     return input_ids, attention_mask
 
 
+@contextmanager
+def eager_attention(encoder: nn.Module) -> Iterator[None]:
+    """The encoder with its reference (eager) attention while inside: traced, it gives the
+    MatMul/Softmax pattern onnxruntime's transformer optimizer fuses (SDPA traces to a graph
+    it does not recognise). The same numbers either way (tested)."""
+    config = getattr(encoder, "config", None)
+    before = getattr(config, "_attn_implementation", None)
+    switch = getattr(encoder, "set_attn_implementation", None)
+    if switch is None or before in (None, "eager"):
+        yield
+        return
+    switch("eager")
+    try:
+        yield
+    finally:
+        switch(before)
+
+
 def export_onnx(model: nn.Module, out_dir: Path, opset: int = 17) -> dict[str, str]:
     """Trace the model to ``out_dir/model.onnx``; returns the model files entry.
 
@@ -81,7 +104,7 @@ def export_onnx(model: nn.Module, out_dir: Path, opset: int = 17) -> dict[str, s
     axes = {name: {0: "batch", 1: "sequence"} for name in INPUTS}
     per_token = model.task.output == TOKENS  # logits [batch, sequence, tags]
     axes["logits"] = {0: "batch", 1: "sequence"} if per_token else {0: "batch"}
-    with torch.no_grad(), warnings.catch_warnings():
+    with torch.no_grad(), warnings.catch_warnings(), eager_attention(model.encoder):
         # transformers' mask helpers warn that shape checks become constants in the trace;
         # for these encoders they are (tested: parity at unseen batch sizes and lengths)
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
@@ -143,21 +166,33 @@ def quantize_onnx(out_dir: Path, fp32_file: str = ONNX_FILE) -> dict[str, str]:
 def quantization_cost(
     export_dir: Path, texts: Sequence[str], targets: np.ndarray, batch_size: int = 32
 ) -> dict[str, Any]:
-    """fp32 vs int8 on labelled rows: macro AUC and F1 (tuned thresholds), probability drift."""
-    from src.metrics.multilabel import multilabel_scores
-
+    """fp32 vs int8 on labelled rows: the task's scores (multi-label: macro AUC and F1 at the
+    thresholds; multi-class: accuracy), decisions changed, probability drift."""
     folder = open_export_folder(export_dir, verify=False)
     label_names, thresholds = folder.label_names, folder.threshold_list
     report: dict[str, Any] = {"rows": len(texts)}
-    probs = {}
-    for variant in ("fp32", "int8"):
-        probs[variant] = OnnxPredictor(folder, variant, batch_size).predict_probs(texts)
-        scores = multilabel_scores(probs[variant], targets, label_names, threshold=thresholds)
-        report[f"auc_macro_{variant}"] = scores["auc_macro"]
-        report[f"f1_macro_{variant}"] = scores["f1_macro"]
-    report["auc_macro_cost"] = report["auc_macro_fp32"] - report["auc_macro_int8"]
+    probs = {
+        variant: OnnxPredictor(folder, variant, batch_size).predict_probs(texts)
+        for variant in ("fp32", "int8")
+    }
+    targets = np.asarray(targets)
+    if folder.output.per_label_thresholds:
+        from src.metrics.multilabel import multilabel_scores
+
+        for variant, p in probs.items():
+            scores = multilabel_scores(p, targets, label_names, threshold=thresholds)
+            report[f"auc_macro_{variant}"] = scores["auc_macro"]
+            report[f"f1_macro_{variant}"] = scores["f1_macro"]
+        report["auc_macro_cost"] = report["auc_macro_fp32"] - report["auc_macro_int8"]
+        cut = np.asarray(thresholds, dtype=np.float32)
+        chosen = {variant: p >= cut for variant, p in probs.items()}
+    else:
+        classes = targets.argmax(axis=1) if targets.ndim == 2 else targets
+        chosen = {variant: p.argmax(axis=1) for variant, p in probs.items()}
+        for variant, picked in chosen.items():
+            report[f"accuracy_{variant}"] = float((picked == classes).mean())
+        report["accuracy_cost"] = report["accuracy_fp32"] - report["accuracy_int8"]
     report["max_abs_prob_diff"] = float(np.abs(probs["fp32"] - probs["int8"]).max())
-    chosen = {v: probs[v] >= np.asarray(thresholds, dtype=np.float32) for v in probs}
     report["label_decisions_changed"] = int((chosen["fp32"] != chosen["int8"]).sum())
     report["file_mb"] = {
         v: round((export_dir / f).stat().st_size / 2**20, 1)
@@ -202,11 +237,21 @@ def run_thresholds_file(run_dir: Path, label_names: list[str]) -> tuple[dict[str
 
 
 def _fresh_out_dir(out_dir: Path) -> None:
-    """Only replace a folder that is itself an export (never an arbitrary folder)."""
+    """Only replace a folder that is itself an export (never an arbitrary folder or a file)."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise TextlabError(f"out_dir {out_dir} is a file; choose a folder for out_dir=")
     if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / MANIFEST).is_file():
         raise TextlabError(
             f"out_dir {out_dir} exists and is not an export folder; choose another out_dir="
         )
+
+
+def _readable_by_all(folder: Path) -> None:
+    """0755 folders, 0644 files: a service running as another user reads the export
+    (``mkdtemp`` and safetensors create owner-only ones)."""
+    folder.chmod(0o755)
+    for path in folder.rglob("*"):
+        path.chmod(0o755 if path.is_dir() else 0o644)
 
 
 def export_run(
@@ -216,16 +261,18 @@ def export_run(
     quantize: bool = False,
     opset: int = 17,
     eval_max_rows: int | str | None = "run",
+    log_dir: str | Path = "logs",
 ) -> Path:
     """Write the export folder and return its path (default ``<run>/export/<fmt>``).
 
-    ``ckpt_path``: a checkpoint, a run folder or ``latest`` (``src.runs.loading``).
+    ``ckpt_path``: a checkpoint, a run folder, ``latest`` or ``latest:<task_name>``
+    (``src.runs.loading``, looked up under ``log_dir``).
     """
     if fmt not in WRITERS:
         raise TextlabError(f"format must be one of {sorted(WRITERS)}, got {fmt!r}")
     if quantize and fmt != "onnx":
         raise TextlabError("quantize=true needs format=onnx (int8 is an ONNX Runtime model)")
-    ckpt = resolve_checkpoint(ckpt_path)
+    ckpt = resolve_checkpoint(ckpt_path, log_dir)
     run = load_run(ckpt)
     task = run.model.task
     output = output_format(task.name)
@@ -235,17 +282,28 @@ def export_run(
         )
     if quantize and task.output != SEQUENCE:
         raise TextlabError("quantize=true is for sequence classifiers; drop it for a tagger")
-    out_dir = Path(out_dir) if out_dir else run.run_dir / "export" / fmt
+    out_dir = Path(out_dir).expanduser() if out_dir else run.run_dir / "export" / fmt
     _fresh_out_dir(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
+    try:
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
+    except OSError as err:
+        raise TextlabError(
+            f"cannot write out_dir {out_dir}: {err.strerror or err} ({err.filename or out_dir}); "
+            "choose a writable out_dir="
+        ) from None
     try:
         about = _write_folder(run, output, fmt, work, quantize, opset, eval_max_rows)
         write_manifest(work, {**about, "source_checkpoint": str(ckpt.resolve())})
-        work.chmod(0o755)  # mkdtemp makes it owner-only
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        work.replace(out_dir)
+        _readable_by_all(work)
+        try:
+            if out_dir.exists():
+                shutil.rmtree(out_dir)
+            work.replace(out_dir)
+        except OSError as err:
+            raise TextlabError(
+                f"cannot replace {out_dir}: {err.strerror or err}; choose another out_dir="
+            ) from None
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
@@ -265,10 +323,16 @@ def _write_folder(
     model, cfg, task = run.model, run.cfg, run.model.task
     label_names = list(model.label_names)
     tokenizer = build(cfg.backbone.tokenizer)
+    max_length = int(cfg.data.max_length)
+    tokenizer.model_max_length = max_length  # transformers' AutoTokenizer readers truncate there
     tokenizer.save_pretrained(work)
+    backend = Tokenizer.from_str(tokenizer.backend_tokenizer.to_str())
+    write_tokenizer(work, backend, max_length, int(tokenizer.pad_token_id))
     thresholds_source = f"none: {output.decision_rule}"
+    threshold_kind = None
     if output.per_label_thresholds:
         thresholds, thresholds_source = run_thresholds_file(run.run_dir, label_names)
+        threshold_kind = TUNED if thresholds_source.startswith(TUNED) else DEFAULT
         write_json(work / THRESHOLDS, thresholds)
     model_files = WRITERS[fmt](model, work, opset)
     if quantize:
@@ -282,7 +346,7 @@ def _write_folder(
         "pooling": model.hparams.get("pooling"),
         "pooling_layers": model.hparams.get("pooling_layers"),
         "dropout": model.hparams.dropout,
-        "max_length": int(cfg.data.max_length),
+        "max_length": max_length,
         "pad_token_id": int(tokenizer.pad_token_id),
         "model_type": model.encoder.config.model_type,
         "backbone": cfg.backbone.name,
@@ -291,6 +355,7 @@ def _write_folder(
         **output.export_fields(label_names, task.config()),
         "model_files": model_files,
         "opset": opset if fmt == "onnx" else None,
+        "thresholds_source": threshold_kind,
     }
     write_json(work / EXPORT_CONFIG, config)
     if quantize:

@@ -21,7 +21,16 @@ from tokenizers import Tokenizer
 
 from src.errors import TextlabError
 from src.runs.files import file_sha256, write_json
-from src.tasks.formats import OutputFormat, output_format, task_of_export
+from src.tasks.formats import (
+    DEFAULT,
+    FIXED,
+    TUNED,
+    LabelSet,
+    OutputFormat,
+    output_format,
+    task_of_export,
+    threshold_option,
+)
 
 EXPORT_CONFIG = "export_config.json"
 THRESHOLDS = "thresholds.json"
@@ -119,6 +128,37 @@ class ExportFolder:
     def format(self) -> str:
         return str(self.config["format"])
 
+    @property
+    def task_options(self) -> dict[str, Any]:
+        """The task's constructor options (folders from before ``task_options``: a tagger's
+        scheme was a field of its own)."""
+        if "task_options" in self.config:
+            return dict(self.config["task_options"] or {})
+        return {key: self.config[key] for key in ("scheme",) if key in self.config}
+
+    @property
+    def threshold_source(self) -> str | None:
+        """``tuned`` (the run's thresholds.json) or ``default`` (0.5 for every label)."""
+        if not self.thresholds:
+            return None
+        source = self.config.get("thresholds_source")
+        if source in (TUNED, DEFAULT):
+            return source
+        return TUNED if self.thresholds.get("metric") else DEFAULT
+
+    def labels(self, thresholds: Any = TUNED) -> LabelSet:
+        """The labels and decision rule predictions use; ``thresholds``: ``tuned`` (the
+        folder's) or one number for every label."""
+        names = tuple(self.label_names)
+        if not self.output.per_label_thresholds:
+            return LabelSet(names, options=self.task_options)
+        fixed = threshold_option(thresholds)
+        if fixed is None:
+            values, source = tuple(self.threshold_list or ()), self.threshold_source
+        else:
+            values, source = (fixed,) * len(names), FIXED
+        return LabelSet(names, values, source, self.task_options)
+
 
 def open_export_folder(export_dir: str | Path, verify: bool = True) -> ExportFolder:
     """Load and check an export folder; ``verify`` re-hashes every file against the manifest."""
@@ -142,27 +182,75 @@ def open_export_folder(export_dir: str | Path, verify: bool = True) -> ExportFol
     return ExportFolder(path, config, thresholds)
 
 
+#: where a run keeps its exports: ``<run>/export/<format>`` (``python -m src.export``'s default)
+EXPORTS_DIR = "export"
+FORMATS = ("onnx", "hf")
+
+
+def export_folders(reference: str | Path | None, log_dir: str | Path = "logs") -> list[Path]:
+    """The export folders a reference names: an export folder itself, or the exports of a run
+    (its folder, a checkpoint in it, ``latest`` or ``latest:<task_name>``), ONNX first."""
+    if reference is None or not str(reference).strip():
+        raise TextlabError(
+            "export_dir is required: an export folder (<run>/export/onnx), a run folder, or "
+            "latest (the newest finished training run)"
+        )
+    text = str(reference)
+    path = Path(text).expanduser()
+    if (path / EXPORT_CONFIG).is_file():
+        return [path]
+    if path.is_dir() or path.is_file() or text.partition(":")[0] == "latest":
+        from src.runs.loading import resolve_checkpoint, run_dir_of
+
+        run_dir = path if path.is_dir() else run_dir_of(resolve_checkpoint(text, log_dir))
+        found = [run_dir / EXPORTS_DIR / fmt for fmt in FORMATS]
+        found = [folder for folder in found if (folder / EXPORT_CONFIG).is_file()]
+        if found:
+            return found
+        raise TextlabError(
+            f"{path if path.is_dir() else run_dir} is neither an export folder nor a run folder "
+            f"with one under {EXPORTS_DIR}/; create it with `python -m src.export "
+            f"ckpt_path={run_dir} format=onnx` (or format=hf)"
+        )
+    raise TextlabError(
+        f"export folder {path} does not exist; create it with "
+        "`python -m src.export ckpt_path=<run> format=onnx`, or pass a run folder or latest"
+    )
+
+
 class TextEncoder:
-    """Texts -> ``input_ids`` and ``attention_mask`` int64 arrays ``[batch, longest]``, with
-    the export's ``tokenizer.json`` (Rust ``tokenizers``, no transformers).
+    """Texts -> ``input_ids`` and ``attention_mask`` int64 arrays ``[batch, longest]``, with a
+    ``tokenizers`` tokenizer (the export's ``tokenizer.json``, or a run's fast tokenizer).
 
     Matches what training did: special tokens added, truncated to ``max_length`` (long texts
     are cut, never rejected), then padded to the batch's longest row.
     """
 
-    def __init__(self, tokenizer_file: str | Path, max_length: int, pad_token_id: int) -> None:
-        self.tokenizer = Tokenizer.from_file(str(tokenizer_file))
+    def __init__(self, tokenizer: Tokenizer, max_length: int, pad_token_id: int) -> None:
+        self.tokenizer = tokenizer
         self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(max_length=max_length)
+        self.max_length = int(max_length)
         self.pad_token_id = int(pad_token_id)
 
     @classmethod
     def of(cls, folder: ExportFolder) -> TextEncoder:
         """The encoder an export folder describes."""
-        return cls(folder.path / TOKENIZER, folder.max_length, folder.config["pad_token_id"])
+        tokenizer = Tokenizer.from_file(str(folder.path / TOKENIZER))
+        return cls(tokenizer, folder.max_length, folder.config["pad_token_id"])
 
     def token_ids(self, texts: Sequence[str]) -> list[list[int]]:
         return [e.ids for e in self.tokenizer.encode_batch(list(texts), add_special_tokens=True)]
+
+    def word_encodings(
+        self, word_lists: Sequence[Sequence[str]]
+    ) -> list[tuple[list[int], list[int | None]]]:
+        """(token ids, word index of each token) for pre-split words (``is_split_into_words``
+        in transformers' terms)."""
+        encoded = self.tokenizer.encode_batch(
+            [list(words) for words in word_lists], is_pretokenized=True, add_special_tokens=True
+        )
+        return [(e.ids, e.word_ids) for e in encoded]
 
     def __call__(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
         return self.pad(self.token_ids(texts))
@@ -176,3 +264,16 @@ class TextEncoder:
             input_ids[i, : len(row)] = row
             attention_mask[i, : len(row)] = 1
         return {"input_ids": input_ids, "attention_mask": attention_mask}
+
+
+def write_tokenizer(out_dir: Path, tokenizer: Tokenizer, max_length: int, pad_id: int) -> Path:
+    """``tokenizer.json`` set up as the model expects it, for any consumer: truncation to the
+    model's ``max_length``, padding to the longest text of a batch (never to a fixed length:
+    a consumer that builds the attention mask from the ids it gets must not see padding
+    that a single text does not need)."""
+    pad_token = tokenizer.id_to_token(pad_id)
+    tokenizer.enable_truncation(max_length=max_length)
+    tokenizer.enable_padding(direction="right", pad_id=pad_id, pad_token=pad_token)
+    path = out_dir / TOKENIZER
+    tokenizer.save(str(path))
+    return path

@@ -1,26 +1,40 @@
-"""The HTTP prediction service: the model loaded once at start-up, texts predicted in batches.
+"""The HTTP prediction service: the model loaded once at start-up, requests merged into batches.
 
-Endpoints: ``POST /predict``, ``GET /labels``, ``GET /health``, and FastAPI's ``/openapi.json``
-and ``/docs``. Every bad request gets a 4xx with a one-line ``detail`` (400 malformed JSON,
-413 too large, 415 not JSON, 422 wrong shape or type); none stops the process.
+Endpoints: ``POST /predict`` (the predictions of ``src.tasks.formats``, wrapped with the
+backend and task), ``GET /labels``, ``GET``/``HEAD /health``, and FastAPI's ``/openapi.json``
+and ``/docs``. Every task is served (multi-label, multi-class, token tagging). Every bad
+request gets a 4xx with a one-line ``detail`` (400 malformed JSON, 413 too large, 415 not JSON,
+422 wrong shape, type or text); none stops the process.
+
+One model call runs at a time (the cores are the model's); requests that arrive while it
+runs wait in a queue and are merged into the next call (up to ``batch_size`` texts), so
+concurrent single-text clients share batches instead of queueing one by one.
 ``python -m src.serve`` runs :func:`create_app` under uvicorn; tests use it with TestClient.
 """
 
 from __future__ import annotations
 
+import asyncio
+import queue
 import threading
+from collections.abc import AsyncIterator, Sequence
+from concurrent.futures import Future
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from src.deploy.folder import MANIFEST, read_json
-from src.deploy.predictors import load_predictor
+from src.deploy.backends import AUTO, load_predictor
+from src.deploy.predictors import Predictor, check_texts
 from src.errors import TextlabError
+from src.tasks.formats import TUNED, Prediction
 
 
 # -- request and response bodies (they make up the OpenAPI schema) --------------------------
@@ -32,36 +46,37 @@ class PredictRequest(BaseModel):
 
     texts: list[StrictStr] = Field(
         min_length=1,
-        description="Texts to classify (non-empty; longer than max_length tokens: truncated).",
+        description="Texts to predict (non-empty; longer than max_length tokens: truncated).",
     )
 
 
-class Prediction(BaseModel):
-    probabilities: dict[str, float] = Field(description="Every label's probability.")
-    labels: list[str] = Field(description="Labels whose probability >= their tuned threshold.")
-
-
 class PredictResponse(BaseModel):
-    model: str
-    predictions: list[Prediction]
+    backend: str = Field(description="What computed the predictions, e.g. pytorch-bf16.")
+    task: str = Field(description="multilabel, multiclass or token.")
+    predictions: list[Prediction] = Field(description="One per text, in request order.")
 
 
 class LabelInfo(BaseModel):
     name: str
-    threshold: float
+    threshold: float | None = Field(description="Multi-label: its threshold; else null.")
 
 
 class LabelsResponse(BaseModel):
+    task: str
     labels: list[LabelInfo]
-    metric: str | None = Field(description="What the thresholds were tuned for (null: default).")
-    thresholds_source: str
+    threshold_source: str | None = Field(
+        description="Multi-label: tuned, default (0.5) or fixed; else null."
+    )
+    metric: str | None = Field(description="What tuned thresholds were tuned for.")
 
 
 class HealthResponse(BaseModel):
     status: str
-    model: str
-    format: str
-    labels: int
+    backend: str = Field(description="pytorch-fp32, pytorch-bf16, onnx-fp32 or onnx-int8.")
+    backend_choice: str = Field(description="Why this backend (backend=auto: the measurement).")
+    task: str
+    backbone: str | None
+    labels: int = Field(description="How many labels (classes, tags).")
     max_length: int
 
 
@@ -73,6 +88,16 @@ BAD_REQUEST = {code: {"model": ErrorResponse} for code in (400, 413, 415, 422)}
 
 
 # -- bad requests -----------------------------------------------------------------------------
+def printable(text: str, limit: int = 200) -> str:
+    """Text safe to put in a JSON answer (no lone surrogates) and short."""
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def error(status: int, detail: str) -> JSONResponse:
+    return JSONResponse({"detail": printable(" ".join(detail.split()), 1000)}, status)
+
+
 class BodySizeLimit:
     """Pure ASGI middleware rejecting bodies over ``max_bytes`` with 413 before anything
     parses them: the declared Content-Length first, then the bytes actually received (a
@@ -84,7 +109,7 @@ class BodySizeLimit:
 
     async def _reject(self, scope: Scope, receive: Receive, send: Send, size: str) -> None:
         detail = f"request body is {size} bytes, over the {self.max_bytes}-byte limit; send less"
-        await JSONResponse({"detail": detail}, status_code=413)(scope, receive, send)
+        await error(413, detail)(scope, receive, send)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -123,7 +148,7 @@ class BodySizeLimit:
 
 
 def _where(loc: tuple) -> str:
-    parts = [str(p) for p in loc if p != "body"]
+    parts = [printable(str(p), 40) for p in loc if p != "body"]
     return ".".join(parts) or "body"
 
 
@@ -131,16 +156,80 @@ async def validation_error(request: Request, exc: RequestValidationError) -> JSO
     """FastAPI's validation errors as one line: 415 not JSON, 400 malformed, 422 wrong shape."""
     errors = exc.errors()
     content_type = request.headers.get("content-type", "")
-    if "json" not in content_type:
-        detail = f"content-type {content_type or '(none)'} is not JSON; send application/json"
-        return JSONResponse({"detail": detail}, status_code=415)
-    if any(error.get("type") == "json_invalid" for error in errors):
-        reason = next(e.get("ctx", {}).get("error", "") for e in errors)
-        detail = f'malformed JSON body ({reason}); send {{"texts": ["..."]}}'
-        return JSONResponse({"detail": detail}, status_code=400)
+    if "json" not in content_type.lower():
+        return error(
+            415, f"content-type {content_type or '(none)'} is not JSON; send application/json"
+        )
+    if any(e.get("type") == "json_invalid" for e in errors):
+        reason = next(str(e.get("ctx", {}).get("error", "")) for e in errors)
+        return error(400, f'malformed JSON body ({reason}); send {{"texts": ["..."]}}')
     messages = "; ".join(f"{_where(e['loc'])}: {e['msg']}" for e in errors[:5])
-    detail = f'invalid request: {messages}; send {{"texts": ["...", ...]}}'
-    return JSONResponse({"detail": detail}, status_code=422)
+    return error(422, f'invalid request: {messages}; send {{"texts": ["...", ...]}}')
+
+
+async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+    """Starlette's own errors (405, 404, a body it cannot parse) as one printable line."""
+    return error(exc.status_code, str(exc.detail))
+
+
+# -- merging concurrent requests --------------------------------------------------------------
+@dataclass
+class _Job:
+    texts: list[str]
+    future: Future = field(default_factory=Future)
+
+
+class Batcher:
+    """A worker thread that owns the model: it takes the oldest request and every request
+    queued behind it (up to ``max_texts`` texts in all), predicts them in one call and hands
+    each request its share. Nothing waits on purpose: a lone request runs at once."""
+
+    def __init__(self, predictor: Predictor, max_texts: int) -> None:
+        self.predictor = predictor
+        self.max_texts = max_texts
+        self.jobs: queue.Queue[_Job | None] = queue.Queue()
+        self.thread = threading.Thread(target=self._work, name="model", daemon=True)
+        self.thread.start()
+
+    def submit(self, texts: Sequence[str]) -> Future:
+        job = _Job(list(texts))
+        self.jobs.put(job)
+        return job.future
+
+    def close(self) -> None:
+        self.jobs.put(None)
+        self.thread.join(timeout=30)
+
+    def _take(self) -> list[_Job] | None:
+        first = self.jobs.get()
+        if first is None:
+            return None
+        taken, count = [first], len(first.texts)
+        while count < self.max_texts:
+            try:
+                job = self.jobs.get_nowait()
+            except queue.Empty:
+                break
+            if job is None:
+                self.jobs.put(None)  # stop after this batch
+                break
+            taken.append(job)
+            count += len(job.texts)
+        return taken
+
+    def _work(self) -> None:
+        while (taken := self._take()) is not None:
+            texts = [text for job in taken for text in job.texts]
+            try:
+                predictions = self.predictor.predict_unchecked(texts)
+            except BaseException as err:  # noqa: BLE001  (handed to the waiting requests)
+                for job in taken:
+                    job.future.set_exception(err)
+                continue
+            start = 0
+            for job in taken:
+                job.future.set_result(predictions[start : start + len(job.texts)])
+                start += len(job.texts)
 
 
 # -- the app ----------------------------------------------------------------------------------
@@ -149,69 +238,82 @@ def create_app(
     max_texts: int = 64,
     max_body_bytes: int = 1_000_000,
     batch_size: int = 32,
-    variant: str = "auto",
+    backend: str = AUTO,
+    thresholds: Any = TUNED,
+    log_dir: str | Path = "logs",
 ) -> FastAPI:
-    """Load the export once and return the app (uvicorn serves it; tests use TestClient)."""
-    if max_texts < 1 or max_body_bytes < 1:
-        raise TextlabError(
-            f"max_texts and max_body_bytes must be >= 1, got {max_texts} and {max_body_bytes}"
-        )
-    predictor = load_predictor(export_dir, variant, batch_size)
-    folder = predictor.folder
-    if not folder.output.per_label_thresholds:
-        raise TextlabError(
-            f"{folder.path} is a {folder.task_name} export; the service serves multi-label "
-            "classifiers (labels cut at their thresholds) only"
-        )
-    manifest = read_json(folder.path / MANIFEST)
-    model_lock = threading.Lock()  # one model call at a time: the cores are the model's
+    """Load the model once and return the app (uvicorn serves it; tests use TestClient).
+
+    ``export_dir``: an export folder, or a run (folder, checkpoint, ``latest``) whose exports
+    offer the backends; ``backend``: ``auto`` or one of ``src.deploy.backends.BACKENDS``.
+    """
+    for name, value in (("max_texts", max_texts), ("max_body_bytes", max_body_bytes)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise TextlabError(f"{name} must be an integer >= 1, got {value!r}")
+    predictor = load_predictor(export_dir, backend, batch_size, thresholds, log_dir)
+    predictor.predict(["warm-up"])  # the first call of a backend is slow; not a request's
+    about, labels = predictor.about, predictor.labels
+    batcher = Batcher(predictor, max(batch_size, 1))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        batcher.close()
 
     app = FastAPI(
         title="textlab prediction service",
-        description=f"Multi-label text classification with {folder.config['backbone']} "
-        f"({folder.config['pooling']} pooling), {predictor.name}.",
-        version="1",
+        description=f"{about.get('task')} predictions of {about.get('backbone')} "
+        f"(max_length {about.get('max_length')}) on {predictor.name}.",
+        version="2",
+        lifespan=lifespan,
     )
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
     app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(HTTPException, http_error)
+    app.state.predictor = predictor
 
     @app.post("/predict", response_model=PredictResponse, responses=BAD_REQUEST)
-    def predict(request: PredictRequest) -> PredictResponse:
-        """Every label's probability per text, and the labels its tuned threshold selects."""
+    async def predict(request: PredictRequest) -> Any:
+        """One prediction per text (the schema of its task), in request order."""
         texts = request.texts
         if len(texts) > max_texts:
-            raise HTTPException(
+            return error(
                 413, f"{len(texts)} texts in one request, over max_texts={max_texts}; split it"
             )
-        blank = [i for i, text in enumerate(texts) if not text.strip()]
-        if blank:
-            raise HTTPException(
-                422, f"texts {blank} are empty or whitespace only; send non-empty texts"
-            )
-        with model_lock:
-            predictions = predictor.predict(texts)
-        return PredictResponse(model=predictor.name, predictions=predictions)
+        try:
+            check_texts(texts)
+        except TextlabError as err:
+            return error(422, str(err))
+        try:
+            predictions = await asyncio.wrap_future(batcher.submit(texts))
+        except TextlabError as err:
+            return error(422, str(err))
+        return {"backend": predictor.name, "task": predictor.task_name, "predictions": predictions}
 
     @app.get("/labels", response_model=LabelsResponse)
-    def labels() -> LabelsResponse:
-        """Label names and the threshold each one is predicted at."""
+    def labels_endpoint() -> LabelsResponse:
+        """Label names, and for multi-label models the threshold each one is predicted at."""
+        cuts = labels.thresholds or (None,) * len(labels.names)
         return LabelsResponse(
+            task=predictor.task_name,
             labels=[
-                LabelInfo(name=n, threshold=t)
-                for n, t in zip(folder.label_names, folder.threshold_list, strict=True)
+                LabelInfo(name=n, threshold=t) for n, t in zip(labels.names, cuts, strict=True)
             ],
-            metric=folder.thresholds.get("metric"),
-            thresholds_source=manifest.get("thresholds_source", "unknown"),
+            threshold_source=labels.threshold_source,
+            metric=about.get("threshold_metric") if labels.threshold_source == TUNED else None,
         )
 
-    @app.get("/health", response_model=HealthResponse)
+    @app.api_route("/health", methods=["GET", "HEAD"], response_model=HealthResponse)
     def health() -> HealthResponse:
+        """The backend that serves, why, and what the model is."""
         return HealthResponse(
             status="ok",
-            model=predictor.name,
-            format=folder.format,
-            labels=len(folder.label_names),
-            max_length=folder.max_length,
+            backend=predictor.name,
+            backend_choice=predictor.choice,
+            task=predictor.task_name,
+            backbone=about.get("backbone"),
+            labels=len(labels.names),
+            max_length=int(about.get("max_length", 0)),
         )
 
     return app

@@ -1,35 +1,62 @@
-"""Predict with PyTorch: from a ``format=hf`` export, or from a run's checkpoint.
+"""Predict with PyTorch, in float32 or under bf16 autocast: from a ``format=hf`` export, or
+from a run's checkpoint.
 
-:class:`TorchPredictor` rebuilds the training-time model from an HF export (the eager baseline
-the ONNX predictor is measured against). :class:`CheckpointPredictor` (``python -m
-src.predict``) rebuilds it from the run folder's ``config.yaml`` instead, so it needs no export
-step and serves every task: each label's probability and its thresholded labels (multi-label:
-the run's tuned ``thresholds.json`` when present, else 0.5, and the output says which), the
-softmax probabilities and the arg-max class (multi-class), or word-level spans with scores
-(token tagging, see :func:`predict_token_spans`).
+:class:`TorchPredictor` runs the training-time model (rebuilt from an HF export by
+:func:`load_hf_model`); :class:`CheckpointPredictor` (``python -m src.predict``) rebuilds it from
+the run folder's ``config.yaml`` instead, so it needs no export step. Both give the predictions
+of ``src.tasks.formats``, the same JSON as the ONNX predictor and the service.
 """
 
 from __future__ import annotations
 
 import contextlib
-import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from tokenizers import Tokenizer
 
 from src.config import build
-from src.data.tagging import first_subtoken_labels
-from src.deploy.folder import EXPORT_CONFIG, HEAD_FILE, ExportFolder, read_json, task_name_of
-from src.deploy.predictors import Predictor
+from src.deploy.backends import AUTO, MEASURED_FILE, PRECISIONS, check_backend, choose_backend
+from src.deploy.folder import (
+    EXPORT_CONFIG,
+    HEAD_FILE,
+    ExportFolder,
+    TextEncoder,
+    read_json,
+    task_name_of,
+)
+from src.deploy.predictors import Predictor, folder_about
 from src.errors import TextlabError
 from src.models.module import EncoderModule, PooledClassifier, TokenTagger
 from src.runs.loading import load_run, resolve_checkpoint
 from src.tasks import task_class
-from src.tasks.base import TOKENS
-from src.tasks.formats import output_format
+from src.tasks.formats import (
+    DEFAULT,
+    DEFAULT_THRESHOLD,
+    FIXED,
+    TUNED,
+    LabelSet,
+    ModelInput,
+    OutputFormat,
+    bio_spans,
+    output_format,
+    split_words,
+    threshold_option,
+    word_tags_from_probs,
+)
+
+__all__ = [
+    "CheckpointPredictor",
+    "TorchPredictor",
+    "bio_spans",
+    "load_hf_model",
+    "predict_token_spans",
+    "split_words",
+    "word_tags",
+]
 
 #: the model class for each kind of task output (one row per text, or per sub-token)
 MODELS: dict[str, type[EncoderModule]] = {
@@ -51,14 +78,6 @@ def non_encoder_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     }
 
 
-def _task_options(config: dict[str, Any]) -> dict[str, Any]:
-    """The task's constructor options (folders from before ``task_options``: a tagger's
-    scheme was a field of its own)."""
-    if "task_options" in config:
-        return dict(config["task_options"])
-    return {key: config[key] for key in ("scheme",) if key in config}
-
-
 def load_hf_model(export_dir: str | Path) -> EncoderModule:
     """The exported model (pooled classifier or token tagger) in eval mode, rebuilt from an HF
     export: no Hydra config or checkpoint needed."""
@@ -67,7 +86,8 @@ def load_hf_model(export_dir: str | Path) -> EncoderModule:
 
     export_dir = Path(export_dir)
     config = read_json(export_dir / EXPORT_CONFIG)
-    task = task_class(task_name_of(config))(**_task_options(config))
+    task_options = ExportFolder(export_dir, config, {}).task_options
+    task = task_class(task_name_of(config))(**task_options)
     options: dict[str, Any] = {"dropout": config["dropout"]}
     if config.get("pooling") is not None:
         options.update(pooling=config["pooling"], pooling_layers=config.get("pooling_layers", 4))
@@ -86,208 +106,181 @@ def load_hf_model(export_dir: str | Path) -> EncoderModule:
     return model.eval().requires_grad_(False).to(torch.float32)
 
 
-class TorchPredictor(Predictor):
-    """An HF export rebuilt as the training-time model, in PyTorch eager mode."""
-
-    def __init__(self, folder: ExportFolder, batch_size: int = 32) -> None:
-        super().__init__(folder, batch_size)
-        self.model = load_hf_model(folder.path)
-        self.name = "pytorch-eager"
-
-    def logits(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
-        with torch.inference_mode():
-            out = self.model(torch.from_numpy(input_ids), torch.from_numpy(attention_mask))
-        return out.float().numpy()
-
-
-# -- a run's checkpoint -------------------------------------------------------------------------
-def autocast_for(
-    precision: str | int | None, device: torch.device
-) -> contextlib.AbstractContextManager:
-    """The autocast Lightning uses for this precision (none for 32-bit), so predictions match
-    what the run measured."""
-    precision = str(precision)
-    if precision.startswith("bf16"):
+# -- the PyTorch backends ------------------------------------------------------------------------
+def autocast_for(precision: str, device: torch.device) -> contextlib.AbstractContextManager:
+    """bf16 autocast for ``bf16`` (CPU or GPU), nothing for ``fp32``."""
+    if precision == "bf16":
         return torch.autocast(device.type, dtype=torch.bfloat16)
-    if precision.startswith("16") and device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.float16)
     return contextlib.nullcontext()
 
 
-class CheckpointPredictor:
-    """Texts in, one result dict per text out (see the module docstring for its keys).
+def default_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+class TorchPredictor(Predictor):
+    """A model in PyTorch eager mode; ``precision``: ``fp32`` or ``bf16`` (autocast: the
+    weights stay float32, matrix products run in bf16)."""
+
+    def __init__(
+        self,
+        model: EncoderModule,
+        output: OutputFormat,
+        labels: LabelSet,
+        encoder: TextEncoder,
+        precision: str = "fp32",
+        batch_size: int = 32,
+        about: dict[str, Any] | None = None,
+        device: torch.device | str | None = None,
+    ) -> None:
+        if precision not in PRECISIONS.values():
+            raise TextlabError(
+                f"precision must be one of {sorted(PRECISIONS.values())}, got {precision!r}"
+            )
+        super().__init__(output, labels, encoder, batch_size, about)
+        self.device = torch.device(device) if device is not None else default_device()
+        if self.device.type == "cuda":  # a GPU wants full batches, not short ones
+            self.max_batch_tokens = batch_size * encoder.max_length
+        self.model = model.eval().to(self.device)
+        self.precision = precision
+        self.name = f"pytorch-{precision}"
+
+    @classmethod
+    def from_export(
+        cls,
+        folder: ExportFolder,
+        precision: str = "fp32",
+        batch_size: int = 32,
+        thresholds: Any = TUNED,
+    ) -> TorchPredictor:
+        """The model of a ``format=hf`` export folder."""
+        if folder.format != "hf":
+            raise TextlabError(
+                f"{folder.path} is a {folder.format} export; PyTorch needs format=hf"
+            )
+        model = load_hf_model(folder.path)
+        labels = folder.labels(thresholds)
+        encoder = TextEncoder.of(folder)
+        return cls(
+            model, folder.output, labels, encoder, precision, batch_size, folder_about(folder)
+        )
+
+    def logits(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        ids = torch.from_numpy(input_ids).to(self.device)
+        mask = torch.from_numpy(attention_mask).to(self.device)
+        with torch.inference_mode(), autocast_for(self.precision, self.device):
+            out = self.model(ids, mask)
+        return out.float().cpu().numpy()
+
+
+def encoder_of(tokenizer: Any, max_length: int) -> TextEncoder:
+    """A :class:`TextEncoder` from a transformers fast tokenizer (its Rust tokenizer, copied:
+    the same tokenisation an export's ``tokenizer.json`` gives)."""
+    backend = Tokenizer.from_str(tokenizer.backend_tokenizer.to_str())
+    return TextEncoder(backend, max_length, tokenizer.pad_token_id)
+
+
+def run_labels(
+    run_dir: Path, output: OutputFormat, names: Sequence[str], options: dict, thresholds: Any
+) -> LabelSet:
+    """A run's labels; tasks with thresholds: the ``thresholds`` option (``tuned``: the run's
+    ``thresholds.json``, else 0.5 for every label; or one number)."""
+    if not output.per_label_thresholds:
+        return LabelSet(tuple(names), options=options)
+    from src.tasks.multilabel import THRESHOLDS_FILE, read_thresholds
+
+    fixed = threshold_option(thresholds)
+    if fixed is not None:
+        values, source = [fixed] * len(names), FIXED
+    elif (run_dir / THRESHOLDS_FILE).is_file():
+        tuned = read_thresholds(run_dir, list(names))
+        values, source = [tuned[n] for n in names], TUNED
+    else:
+        values, source = [DEFAULT_THRESHOLD] * len(names), DEFAULT
+    return LabelSet(tuple(names), tuple(values), source, options)
+
+
+class CheckpointPredictor(TorchPredictor):
+    """A run's checkpoint, predicting without an export (``python -m src.predict``).
 
     Args:
-        ckpt_path: a checkpoint, a run folder, or ``latest`` (``src.runs.loading``).
+        ckpt_path: a checkpoint, a run folder, ``latest`` or ``latest:<task_name>``
+            (``src.runs.loading.resolve_checkpoint``).
         thresholds: tasks with thresholds: ``tuned`` (the run's, else 0.5) or one number.
         batch_size: texts per model call.
+        backend: ``auto`` (the faster of the two on this machine, ``src.deploy.backends``),
+            ``pytorch-fp32`` or ``pytorch-bf16``.
+        log_dir: where ``latest`` looks for runs.
     """
 
     def __init__(
-        self, ckpt_path: str | Path, thresholds: Any = "tuned", batch_size: int = 32
+        self,
+        ckpt_path: str | Path,
+        thresholds: Any = TUNED,
+        batch_size: int = 32,
+        backend: str = AUTO,
+        log_dir: str | Path = "logs",
+        measured_file: str | Path | None = MEASURED_FILE,
     ) -> None:
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise TextlabError(f"batch_size must be an integer >= 1, got {batch_size!r}")
-        run = load_run(resolve_checkpoint(ckpt_path))
-        self.model = run.model.eval()
-        self.task = self.model.task
-        self.output = output_format(self.task.name)
-        self.label_names = list(self.model.label_names)
-        self.tokenizer = build(run.cfg.data.tokenizer)
-        self.max_length = int(run.cfg.data.max_length)
-        self.precision = run.cfg.get("trainer", {}).get("precision")
-        self.batch_size = batch_size
-        self.thresholds: list[float] | None = None
-        self.threshold_source: str | None = None
-        if self.task.per_label_thresholds:
-            from src.tasks.multilabel import run_thresholds
-
-            self.thresholds, self.threshold_source = run_thresholds(
-                run.run_dir, self.label_names, thresholds
-            )
-
-    @torch.no_grad()
-    def probabilities(self, texts: Sequence[str]) -> np.ndarray:
-        """float32 [N, labels]: the task's probabilities (sigmoid per label, softmax, ...)."""
-        out = []
-        device = torch.device("cpu")
-        for start in range(0, len(texts), self.batch_size):
-            batch = self.tokenizer(
-                list(texts[start : start + self.batch_size]),
-                truncation=True,
-                max_length=self.max_length,
-                padding=True,
-                return_tensors="pt",
-            )
-            with autocast_for(self.precision, device):
-                logits = self.model(batch["input_ids"], batch["attention_mask"])
-            out.append(self.task.probabilities(logits.float()).numpy())
-        return np.concatenate(out) if out else np.zeros((0, len(self.label_names)), np.float32)
-
-    def predict(self, texts: Sequence[str]) -> list[dict[str, Any]]:
-        name = self.task.name
-        if self.task.output == TOKENS:
-            spans = predict_token_spans(self.model, self.tokenizer, list(texts), self.max_length)
-            return [
-                {"text": t, "task": name, "spans": s} for t, s in zip(texts, spans, strict=True)
-            ]
-        probs = self.probabilities(texts)
-        decided = self.output.decisions(probs, self.label_names, self.thresholds)
-        results = []
-        for text, row, decision in zip(texts, probs, decided, strict=True):
-            result = {
-                "text": text,
-                "task": name,
-                "probabilities": {
-                    n: round(float(p), 6) for n, p in zip(self.label_names, row, strict=True)
-                },
-                **{k: round(v, 6) if isinstance(v, float) else v for k, v in decision.items()},
-            }
-            if self.threshold_source is not None:
-                result["thresholds"] = self.threshold_source
-            results.append(result)
-        return results
+        check_backend(backend, (AUTO, *PRECISIONS))
+        threshold_option(thresholds)  # a bad option fails before the model loads
+        ckpt = resolve_checkpoint(ckpt_path, log_dir)
+        run = load_run(ckpt)
+        model, cfg = run.model, run.cfg
+        output = output_format(model.task.name)
+        max_length = int(cfg.data.max_length)
+        encoder = encoder_of(build(cfg.backbone.tokenizer), max_length)
+        labels = run_labels(run.run_dir, output, model.label_names, model.task.config(), thresholds)
+        why = "asked for"
+        if backend == AUTO:
+            backend, why = choose_backend(list(PRECISIONS), measured_file)
+        about = {
+            "task": output.name,
+            "backbone": cfg.get("backbone", {}).get("name"),
+            "pooling": model.hparams.get("pooling"),
+            "max_length": max_length,
+            "source": str(ckpt),
+        }
+        super().__init__(model, output, labels, encoder, PRECISIONS[backend], batch_size, about)
+        self.choice = why
+        self.run_dir = run.run_dir
 
 
-# -- token spans ------------------------------------------------------------------------------
-WORD = re.compile(r"\S+")
+# -- token spans from a model in memory (analyses and tests) ---------------------------------------
+def _tagger(model: Any, tokenizer: Any, max_length: int, batch_size: int) -> TorchPredictor:
+    labels = LabelSet(tuple(model.label_names), options=model.task.config())
+    device = next(model.parameters()).device
+    output = output_format(model.task.name)
+    encoder = encoder_of(tokenizer, max_length)
+    return TorchPredictor(model, output, labels, encoder, "fp32", batch_size, device=device)
 
 
-def split_words(text: str) -> list[tuple[str, int, int]]:
-    """(word, start, end) for each whitespace-separated word."""
-    return [(m.group(), m.start(), m.end()) for m in WORD.finditer(text)]
-
-
-def _span(text: str, words: list[tuple[str, int, int]], label: str, scores: list[float]) -> dict:
-    start, end = words[0][1], words[-1][2]
-    return {
-        "text": text[start:end],
-        "label": label,
-        "start": start,
-        "end": end,
-        "score": float(sum(scores) / len(scores)),
-    }
-
-
-def bio_spans(text: str, words: list, tags: list[str], scores: list[float]) -> list[dict]:
-    """Merge B-/I- runs into spans the way seqeval's default mode reads them (``I-x`` after
-    ``O`` or another type opens a new span); a span's score is the mean of its words'."""
-    spans, current, kind = [], [], None
-    for word, tag, score in zip(words, tags, scores, strict=True):
-        prefix, _, label = tag.partition("-")
-        if current and (prefix != "I" or label != kind):
-            spans.append(_span(text, [w for w, _ in current], kind, [s for _, s in current]))
-            current, kind = [], None
-        if prefix in ("B", "I"):
-            current.append((word, score))
-            kind = label
-    if current:
-        spans.append(_span(text, [w for w, _ in current], kind, [s for _, s in current]))
-    return spans
-
-
-def binary_spans(text: str, words: list, tags: list[str], scores: list[float]) -> list[dict]:
-    """Each word tagged ``1`` (e.g. a metaphor) as a span of its own."""
-    return [
-        _span(text, [word], tag, [score])
-        for word, tag, score in zip(words, tags, scores, strict=True)
-        if tag == "1"
-    ]
-
-
-#: tag scheme -> how words' tags become spans
-SPAN_READERS = {"bio": bio_spans, "binary": binary_spans}
-
-
-@torch.no_grad()
 def word_tags(
-    model: Any, tokenizer: Any, word_lists: Sequence[Sequence[str]], max_length: int
+    model: Any,
+    tokenizer: Any,
+    word_lists: Sequence[Sequence[str]],
+    max_length: int,
+    batch_size: int = 32,
 ) -> list[tuple[list[str], list[float]]]:
     """(tag, softmax score) of every word the model sees (words beyond max_length dropped),
     each word read at its first sub-token, tokenised as training did."""
     if not word_lists:
         return []
-    encoded = tokenizer(
-        [list(w) for w in word_lists],
-        is_split_into_words=True,
-        truncation=True,
-        max_length=max_length,
-        padding=True,
-        return_tensors="pt",
-        return_token_type_ids=False,
-    )
-    device = next(model.parameters()).device
-    logits = model(encoded["input_ids"].to(device), encoded["attention_mask"].to(device))
-    probs = model.task.probabilities(logits.float()).cpu()
-    score, index = probs.max(dim=-1)
+    tagger = _tagger(model, tokenizer, max_length, batch_size)
+    encoded = tagger.encoder.word_encodings(word_lists)
+    inputs = [ModelInput(ids, word_ids) for ids, word_ids in encoded]
     out = []
-    for row, words in enumerate(word_lists):
-        _, word_index = first_subtoken_labels(encoded.word_ids(row), [0] * len(words))
-        positions = [p for p, w in enumerate(word_index) if w >= 0]
-        tags = [model.label_names[int(index[row, p])] for p in positions]
-        out.append((tags, [float(score[row, p]) for p in positions]))
+    for given, probs in zip(inputs, tagger.probabilities_of(inputs), strict=True):
+        _, tags, scores = word_tags_from_probs(given.word_ids, probs, tagger.label_names)
+        out.append((tags, scores))
     return out
 
 
 def predict_token_spans(
     model: Any, tokenizer: Any, texts: Sequence[str], max_length: int, batch_size: int = 32
 ) -> list[list[dict]]:
-    """Per text, the predicted spans ``{"text", "label", "start", "end", "score"}``.
-
-    Texts are split on whitespace (character offsets kept); words beyond max_length get no
-    span. ``model``: a ``TokenTagger`` in eval mode (its ``label_names`` and its task's
-    ``scheme`` are used).
-    """
-    merge = SPAN_READERS[model.task.scheme]
-    results: list[list[dict]] = []
-    for start in range(0, len(texts), batch_size):
-        chunk = list(texts[start : start + batch_size])
-        words = [split_words(text) for text in chunk]
-        nonempty = [i for i, w in enumerate(words) if w]
-        word_lists = [[w for w, _, _ in words[i]] for i in nonempty]
-        tagged = word_tags(model, tokenizer, word_lists, max_length)
-        by_text = dict(zip(nonempty, tagged, strict=True))
-        for i, text in enumerate(chunk):
-            tags, scores = by_text.get(i, ([], []))
-            results.append(merge(text, words[i][: len(tags)], tags, scores))
-    return results
+    """Per text, the predicted spans ``{"text", "label", "start", "end", "score"}`` of a
+    ``TokenTagger`` (texts split on whitespace, character offsets kept; words beyond
+    max_length get no span; an empty text has none)."""
+    tagger = _tagger(model, tokenizer, max_length, batch_size)
+    return [prediction["spans"] for prediction in tagger.predict_unchecked(texts)]

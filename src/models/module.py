@@ -18,7 +18,8 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LambdaLR
 
 from src.config import plain_dict, run_folder_safe
-from src.models.encoders import ENCODER_INPUTS, accepted_inputs, freeze_encoder
+from src.errors import TextlabError
+from src.models.encoders import ENCODER_INPUTS, accepted_inputs, freeze_encoder, max_positions
 from src.models.poolers import build_pooler
 from src.tasks.base import SEQUENCE, TOKENS, Task
 
@@ -55,6 +56,25 @@ def linear_warmup_decay(
         return max(0.0, (total - step) / max(1, total - warmup))
 
     return LambdaLR(optimizer, factor)
+
+
+def takes_fused(factory: Callable[..., Optimizer]) -> bool:
+    """Whether an optimizer factory is Adam/AdamW without an explicit ``fused`` setting: on
+    CUDA the fused kernel updates all parameters in one launch."""
+    func = getattr(factory, "func", factory)
+    keywords = getattr(factory, "keywords", {}) or {}
+    return func in (torch.optim.Adam, torch.optim.AdamW) and "fused" not in keywords
+
+
+def check_max_length(max_length: Any, encoder: nn.Module) -> None:
+    """Texts are cut to ``data.max_length`` tokens; an encoder has position embeddings for
+    only so many, and a longer batch would fail deep inside its forward pass."""
+    limit = max_positions(encoder)
+    if isinstance(max_length, int) and isinstance(limit, int) and max_length > limit:
+        raise TextlabError(
+            f"data.max_length={max_length} is more than the {limit} token positions the encoder "
+            f"({type(encoder).__name__}) has; set data.max_length={limit} or less"
+        )
 
 
 # -- heads ----------------------------------------------------------------------------------
@@ -98,6 +118,9 @@ class EncoderModule(L.LightningModule):
         weight_decay: applied to all weights except biases and LayerNorm.
         freeze: ``{embeddings, layers, encoder}``: freeze the embeddings, the first N encoder
             layers, or the whole encoder (``src.models.encoders.freeze_encoder``).
+        compile: ``{enabled, dynamic}``: ``torch.compile`` the encoder when a Trainer sets the
+            model up (in place: checkpoints keep their keys); ``dynamic`` compiles for varying
+            batch shapes once instead of once per padded length.
     """
 
     output: str = SEQUENCE
@@ -114,9 +137,11 @@ class EncoderModule(L.LightningModule):
         scheduler: Callable[..., Any] | None = None,
         weight_decay: float = 0.01,
         freeze: Mapping[str, Any] | None = None,
+        compile: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
         task.check_model(self.output, self.option)
+        self.compile_settings = plain_dict(compile) or {}
         self.task = task
         # from_pretrained returns the encoder in eval mode and Lightning keeps each module's mode,
         # so without this the encoder's dropout would stay off during fine-tuning.
@@ -141,10 +166,18 @@ class EncoderModule(L.LightningModule):
         dropped = set(ENCODER_INPUTS) - set(self._encoder_inputs)
         return self.encoder(**{k: v for k, v in inputs.items() if k not in dropped})
 
+    def configure_model(self) -> None:
+        """Compile the encoder once, when a Trainer first sets the model up (``compile``)."""
+        if self.compile_settings.get("enabled") and not getattr(self, "_compiled", False):
+            self.encoder.compile(dynamic=bool(self.compile_settings.get("dynamic", True)))
+            self._compiled = True
+
     # -- loops ------------------------------------------------------------------------------
     def setup(self, stage: str) -> None:
-        """Let the task fit its loss to the training split (class / positive weights)."""
+        """Check the data's token length fits the encoder; let the task fit its loss to the
+        training split (class / positive weights)."""
         datamodule = getattr(self.trainer, "datamodule", None) if self._trainer else None
+        check_max_length(getattr(datamodule, "max_length", None), self.encoder)
         labels = getattr(getattr(datamodule, "train_dataset", None), "labels", None)
         if stage == "fit" and labels is not None:
             self.task.fit_loss(self.loss_fn, labels)
@@ -193,7 +226,9 @@ class EncoderModule(L.LightningModule):
         """AdamW (or the configured optimizer) over the decay groups; the schedule steps per
         batch over the trainer's estimated number of steps."""
         groups = decay_groups(self, self.weight_decay)
-        optimizer = (self.optimizer_factory or torch.optim.AdamW)(groups)
+        factory = self.optimizer_factory or torch.optim.AdamW
+        fused = self.device.type == "cuda" and takes_fused(factory)
+        optimizer = factory(groups, fused=True) if fused else factory(groups)
         if self.scheduler_factory is None:
             return optimizer
         steps = self.trainer.estimated_stepping_batches
@@ -228,12 +263,22 @@ class PooledClassifier(EncoderModule):
         weight_decay: float = 0.01,
         freeze: Mapping[str, Any] | None = None,
         pooling_layers: int = 4,
+        compile: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(
-            encoder, task, label_names, dropout, optimizer, scheduler, weight_decay, freeze
+            encoder,
+            task,
+            label_names,
+            dropout,
+            optimizer,
+            scheduler,
+            weight_decay,
+            freeze,
+            compile,
         )
         self.save_hyperparameters(ignore=["encoder", "task", "optimizer", "scheduler"])
         self.hparams["freeze"] = plain_dict(freeze)  # plain: checkpoints load weights-only
+        self.hparams["compile"] = self.compile_settings
         self.hparams["label_names"] = self.label_names
         self.pooler = build_pooler(pooling, encoder.config, pooling_layers)
         self.head = TanhProjectionHead(self.pooler.out_size, len(label_names), dropout)
@@ -272,12 +317,22 @@ class TokenTagger(EncoderModule):
         scheduler: Callable[..., Any] | None = None,
         weight_decay: float = 0.01,
         freeze: Mapping[str, Any] | None = None,
+        compile: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(
-            encoder, task, label_names, dropout, optimizer, scheduler, weight_decay, freeze
+            encoder,
+            task,
+            label_names,
+            dropout,
+            optimizer,
+            scheduler,
+            weight_decay,
+            freeze,
+            compile,
         )
         self.save_hyperparameters(ignore=["encoder", "task", "optimizer", "scheduler"])
         self.hparams["freeze"] = plain_dict(freeze)
+        self.hparams["compile"] = self.compile_settings
         self.hparams["label_names"] = self.label_names
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(encoder.config.hidden_size, len(label_names))

@@ -1,8 +1,10 @@
-"""Compare configurations over seeds: mean ± std per cell, and the paired pooling difference.
+"""Compare configurations over seeds: mean ± std per cell, and each pooling against [CLS].
 
-The pooling hypothesis is a paired question: for a given cell and seed, the two poolings see
-the same split and the same initial head seed, so their difference per seed is tested with a
-paired t-test and a bootstrap confidence interval of the mean difference.
+The pooling hypothesis is a paired question: for a given cell and seed, every pooling sees the
+same split and the same initial head seed, so each pooling's difference from ``cls`` per seed is
+tested with a paired t-test and a bootstrap confidence interval of the mean difference. With
+several poolings compared against ``cls`` the p-values are Holm-corrected within each cell and
+metric (the family of comparisons a reader looks at together).
 """
 
 from __future__ import annotations
@@ -17,11 +19,19 @@ METRICS = ("test/auc_macro", "test/f1_macro", "test/f1_micro")
 
 
 def summarise(runs: pd.DataFrame, metrics: tuple[str, ...] = METRICS) -> pd.DataFrame:
-    """Per (cell, pooling): runs, failures, and mean / sample std over successful seeds."""
+    """Per (cell, pooling): runs, failures, runs that did not finish (interrupted, never
+    started), and mean / sample std over successful seeds."""
     rows = []
     for (cell, pooling), group in runs.groupby(["cell", "pooling"], sort=True):
         ok = group[group["status"] == "success"]
-        row = {"cell": cell, "pooling": pooling, "runs": len(group), "failed": len(group) - len(ok)}
+        failed = int((group["status"] == "failed").sum())
+        row = {
+            "cell": cell,
+            "pooling": pooling,
+            "runs": len(group),
+            "failed": failed,
+            "not finished": len(group) - len(ok) - failed,  # interrupted, not started...
+        }
         for metric in metrics:
             values = ok[metric].dropna().to_numpy(float) if metric in ok else np.array([])
             row[f"{metric} mean"] = values.mean() if len(values) else np.nan
@@ -33,6 +43,8 @@ def summarise(runs: pd.DataFrame, metrics: tuple[str, ...] = METRICS) -> pd.Data
 @dataclass
 class PairedDifference:
     cell: str
+    treatment: str
+    control: str
     metric: str
     seeds: list[str]
     differences: np.ndarray
@@ -41,6 +53,25 @@ class PairedDifference:
     p_value: float
     ci_low: float
     ci_high: float
+    p_holm: float = np.nan
+
+
+def holm(p_values: list[float]) -> list[float]:
+    """Holm-Bonferroni adjusted p-values (same order; NaN stays NaN and is not counted).
+
+    Example:
+        >>> [round(p, 3) for p in holm([0.01, 0.04, 0.03])]
+        [0.03, 0.06, 0.06]
+    """
+    values = np.asarray(p_values, dtype=float)
+    valid = np.flatnonzero(~np.isnan(values))
+    adjusted = np.full(len(values), np.nan)
+    order = valid[np.argsort(values[valid], kind="stable")]
+    running = 0.0
+    for rank, index in enumerate(order):
+        running = max(running, min(1.0, (len(order) - rank) * values[index]))
+        adjusted[index] = running
+    return adjusted.tolist()
 
 
 def bootstrap_ci(
@@ -67,9 +98,11 @@ def paired_t_test(treatment: pd.Series, control: pd.Series) -> tuple[float, floa
 
 
 def paired_differences(
-    runs: pd.DataFrame, treatment: str = "mean", control: str = "cls", metrics=METRICS
+    runs: pd.DataFrame, control: str = "cls", metrics=METRICS, treatments=None
 ) -> list[PairedDifference]:
-    """treatment − control per seed, within each cell, over seeds where both succeeded."""
+    """Each pooling − ``control`` per seed, within each cell, over seeds where both succeeded;
+    p-values Holm-corrected across the poolings of a cell and metric. ``treatments``: which
+    poolings to compare (default: every pooling of the cell but the control)."""
     results = []
     ok = runs[runs["status"] == "success"]
     for cell, group in ok.groupby("cell", sort=True):
@@ -77,25 +110,34 @@ def paired_differences(
             if metric not in group:
                 continue
             table = group.pivot_table(index="seed", columns="pooling", values=metric)
-            if treatment not in table or control not in table:
+            if control not in table:
                 continue
-            pairs = table[[treatment, control]].dropna()
-            diffs = (pairs[treatment] - pairs[control]).to_numpy(float)
-            if len(diffs) == 0:
-                continue
-            t_stat, p_value = paired_t_test(pairs[treatment], pairs[control])
-            low, high = bootstrap_ci(diffs)
-            results.append(
-                PairedDifference(
-                    cell,
-                    metric,
-                    list(pairs.index.astype(str)),
-                    diffs,
-                    float(diffs.mean()),
-                    t_stat,
-                    p_value,
-                    low,
-                    high,
+            family = []
+            for treatment in sorted(c for c in table.columns if c != control):
+                if treatments is not None and treatment not in treatments:
+                    continue
+                pairs = table[[treatment, control]].dropna()
+                diffs = (pairs[treatment] - pairs[control]).to_numpy(float)
+                if len(diffs) == 0:
+                    continue
+                t_stat, p_value = paired_t_test(pairs[treatment], pairs[control])
+                low, high = bootstrap_ci(diffs)
+                family.append(
+                    PairedDifference(
+                        cell,
+                        treatment,
+                        control,
+                        metric,
+                        list(pairs.index.astype(str)),
+                        diffs,
+                        float(diffs.mean()),
+                        t_stat,
+                        p_value,
+                        low,
+                        high,
+                    )
                 )
-            )
+            for item, adjusted in zip(family, holm([d.p_value for d in family]), strict=True):
+                item.p_holm = adjusted
+            results.extend(family)
     return results

@@ -29,13 +29,14 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def summary_table(summary: pd.DataFrame, metrics=METRICS) -> str:
-    header = ["cell", "pooling", "runs", "failed", *metrics]
+    header = ["cell", "pooling", "runs", "failed", "not finished", *metrics]
     rows = [
         [
             f"`{row['cell']}`",
             row["pooling"],
             str(row["runs"]),
             str(row["failed"]),
+            str(row["not finished"]),
             *(f"{_num(row[f'{m} mean'])} ± {_num(row[f'{m} std'])}" for m in metrics),
         ]
         for _, row in summary.iterrows()
@@ -46,23 +47,27 @@ def summary_table(summary: pd.DataFrame, metrics=METRICS) -> str:
 def differences_table(diffs: list[PairedDifference]) -> str:
     header = [
         "cell",
+        "pooling",
         "metric",
         "seeds",
-        "mean − cls per seed",
+        "difference per seed",
         "mean diff",
         "paired t",
         "p",
+        "p (Holm)",
         "95% bootstrap CI",
     ]
     rows = [
         [
             f"`{d.cell}`",
+            f"{d.treatment} − {d.control}",
             d.metric,
             ",".join(d.seeds),
             ", ".join(f"{x:+.4f}" for x in d.differences),
             f"{d.mean:+.4f}",
             _num(d.t_statistic, 2),
             _num(d.p_value, 3),
+            _num(d.p_holm, 3),
             f"[{_num(d.ci_low)}, {_num(d.ci_high)}]",
         ]
         for d in diffs
@@ -88,10 +93,11 @@ def report_markdown(title: str, runs: pd.DataFrame, summary: pd.DataFrame, diffs
                 f"# {title}",
                 "## Mean ± std over seeds (test split)",
                 summary_table(summary),
-                "## Paired difference: mean pooling − [CLS] pooling",
+                "## Paired difference: each pooling − [CLS], by seed (p Holm-corrected "
+                "across the poolings of a cell and metric)",
                 differences_table(diffs)
                 if diffs
-                else "No cell has both poolings with a common seed.",
+                else "No cell has another pooling and [CLS] with a common seed.",
                 "## Failed runs",
                 failures_table(runs),
             ]

@@ -1,45 +1,97 @@
-"""Read the jobs of a multirun folder into one table: overrides, status, final metrics."""
+"""Read the jobs of a multirun folder into one table: overrides, status, final metrics.
+
+Every job of the sweep is listed, also those that did not finish: a job killed outright (its
+``metrics.json`` still says ``running`` but its process is gone) is ``interrupted``, a job
+folder without ``metrics.json`` is ``unfinished``, and a job the sweep planned but never
+started (no folder: the sweep was stopped, or its SLURM job never ran) is ``not started``.
+"""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
 import yaml
+from omegaconf import OmegaConf
 
 from src.errors import TextlabError
+from src.runs.files import run_status
 
-MODEL_POOLING = {"cls_pooler": "cls", "avg_pooler": "mean"}
+#: ``model=`` options whose pooling is not their name without ``_pooler``
+MODEL_POOLING = {"avg_pooler": "mean"}
 NOT_A_CELL = ("seed", "model", "model.pooling")
+NOT_STARTED = "not started"
+BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
+
+
+def _as_dict(items: list[str] | None) -> dict[str, str]:
+    return dict(item.lstrip("+~").split("=", 1) for item in items or [] if "=" in item)
 
 
 def _overrides(job: Path) -> dict[str, str]:
     path = job / ".hydra" / "overrides.yaml"
-    items = yaml.safe_load(path.read_text()) if path.is_file() else []
-    return dict(item.lstrip("+~").split("=", 1) for item in items or [] if "=" in item)
+    return _as_dict(yaml.safe_load(path.read_text()) if path.is_file() else [])
 
 
 def _pooling(job: Path, overrides: dict[str, str]) -> str:
+    """The job's pooling: its resolved config says it; a job that never wrote one is read from
+    its overrides (``model=max_pooler`` -> ``max``)."""
+    config = job / "config.yaml"
+    if config.is_file():
+        model = yaml.safe_load(config.read_text()).get("model") or {}
+        if "pooling" in model:
+            return str(model["pooling"])
     if "model.pooling" in overrides:
         return overrides["model.pooling"]
     if "model" in overrides:
-        return MODEL_POOLING.get(overrides["model"], overrides["model"])
-    config = job / "config.yaml"
-    if config.is_file():
-        return str(yaml.safe_load(config.read_text()).get("model", {}).get("pooling", "cls"))
+        name = overrides["model"]
+        return MODEL_POOLING.get(name, name.removesuffix("_pooler"))
     return "cls"
 
 
+def planned_jobs(folder: Path) -> list[list[str]] | None:
+    """The overrides of every job a basic-sweeper multirun planned, in job-number order (from
+    its ``multirun.yaml``); None when that cannot be known (another sweeper, no file)."""
+    try:
+        cfg = OmegaConf.load(folder / "multirun.yaml")
+        hydra_cfg = cfg.hydra
+        if hydra_cfg.sweeper._target_ != BASIC_SWEEPER:
+            return None  # e.g. Optuna: its jobs are chosen as the sweep runs
+        from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+        from hydra.core.override_parser.overrides_parser import OverridesParser
+
+        params = [f"{k}={v}" for k, v in (hydra_cfg.sweeper.get("params") or {}).items()]
+        params += list(hydra_cfg.overrides.task)
+        overrides = OverridesParser.create().parse_overrides(params)
+        batches = BasicSweeper.split_arguments(overrides, None)
+    except Exception:  # noqa: BLE001  (a missing, damaged or foreign multirun.yaml)
+        return None
+    return [list(job) for batch in batches for job in batch]
+
+
+def _row(job: str, overrides: dict[str, str], pooling: str, summary: dict) -> dict:
+    cell = " ".join(f"{k}={v}" for k, v in sorted(overrides.items()) if k not in NOT_A_CELL)
+    return {
+        "job": job,
+        "cell": cell or "default",
+        "pooling": pooling,
+        "seed": overrides.get("seed", ""),
+        "status": summary.get("status", "success" if summary.get("metrics") else "unfinished"),
+        "error": summary.get("error", ""),
+        **{k: v for k, v in (summary.get("metrics") or {}).items() if v is not None},
+    }
+
+
 def load_runs(folder: str | Path) -> pd.DataFrame:
-    """One row per job folder (``<sweep>/<n>/``): cell, pooling, seed, status, error, metrics.
+    """One row per job (``<sweep>/<n>/``): cell, pooling, seed, status, error, metrics.
 
     ``cell`` is every override except seed and pooling, so seeds of one configuration group
     together and the two poolings of a cell pair up by seed.
     """
     folder = Path(folder)
     jobs = sorted(p.parent.parent for p in folder.glob("*/.hydra/overrides.yaml"))
-    if not jobs:
+    planned = planned_jobs(folder) or []
+    if not jobs and not planned:
         raise TextlabError(
             f"no jobs in {folder}: pass a multirun folder (logs/<task>/multiruns/<time>) "
             "whose job folders hold .hydra/overrides.yaml"
@@ -47,19 +99,12 @@ def load_runs(folder: str | Path) -> pd.DataFrame:
     rows = []
     for job in jobs:
         overrides = _overrides(job)
-        metrics_file = job / "metrics.json"
-        summary = json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}
-        status = summary.get("status", "success" if summary.get("metrics") else "unfinished")
-        cell = " ".join(f"{k}={v}" for k, v in sorted(overrides.items()) if k not in NOT_A_CELL)
-        rows.append(
-            {
-                "job": job.name,
-                "cell": cell or "default",
-                "pooling": _pooling(job, overrides),
-                "seed": overrides.get("seed", ""),
-                "status": status,
-                "error": summary.get("error", ""),
-                **{k: v for k, v in summary.get("metrics", {}).items() if v is not None},
-            }
-        )
+        rows.append(_row(job.name, overrides, _pooling(job, overrides), run_status(job) or {}))
+    started = {job.name for job in jobs}
+    for number, job_overrides in enumerate(planned):
+        if str(number) in started:
+            continue
+        overrides = _as_dict(job_overrides)
+        never = {"status": NOT_STARTED, "error": f"no job folder {folder / str(number)}"}
+        rows.append(_row(str(number), overrides, _pooling(folder, overrides), never))
     return pd.DataFrame(rows)

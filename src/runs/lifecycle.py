@@ -4,13 +4,23 @@
 ``config.yaml`` (resolved), ``run_info.json`` (seed, git commit, packages, data hashes),
 ``metrics.json`` and one row of the results CSV. ``run_job`` is what every entry point does
 with its job: a failure is recorded in the run folder (``metrics.json`` with status ``failed``
-and ``traceback.txt``); in a sweep the other jobs go on, a single run fails in one line.
+and ``traceback.txt``); in a sweep the other jobs go on, a single run fails in one line (a full
+disk or a folder it may not write included). ``metrics.json`` says ``running`` while the run
+runs, so a folder whose process was killed outright reads as ``interrupted``
+(``src.runs.files.run_status``); a run resumed from it marks it so
+(``src.runs.files.mark_resumed``).
+``CheckRunFolder`` (a Hydra callback) stops a run whose logs folder cannot be written before
+Hydra creates the run folder in it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
+import os
+import sys
+import tempfile
 import time
 import traceback
 from collections.abc import Callable
@@ -19,21 +29,24 @@ from types import TracebackType
 from typing import Any
 
 import lightning.pytorch as L
+from hydra.core.hydra_config import HydraConfig
+from hydra.experimental.callback import Callback as HydraCallback
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
-from src.config import check_accelerator, check_config, instantiate_group
-from src.errors import cause_chain_error, report_user_errors
+from src.config import build, check_accelerator, check_config
+from src.errors import TextlabError, cause_chain_error, report_user_errors
 from src.runs.files import (
     METRICS_FILE,
     RUN_INFO_FILE,
     record_result,
     run_info,
+    running_record,
     scalar_metrics,
     write_json,
     write_resolved_config,
 )
-from src.runs.tracking import aim_repos_in, aim_run_hash, ensure_aim_repo
+from src.runs.tracking import aim_repos_in, aim_run_hash, ensure_aim_repo, is_aim_node
 
 log = logging.getLogger(__name__)
 TRACEBACK_FILE = "traceback.txt"
@@ -59,6 +72,8 @@ class Run:
             if cfg.get("trainer") is not None:
                 check_accelerator(cfg.trainer)
             L.seed_everything(cfg.seed, workers=True, verbose=False)
+            if self.writer:  # a run killed outright still leaves a record of itself
+                write_json(self.dir / METRICS_FILE, running_record(self.started))
         except BaseException as error:
             self.fail(error)
             raise
@@ -84,19 +99,30 @@ class Run:
         with contextlib.suppress(AttributeError):  # some built-in exceptions take no attributes
             setattr(error, RECORDED, True)
 
-    def record_start(self, data_files: list[Path], loggers: bool = True) -> None:
-        """Write ``config.yaml`` and ``run_info.json``; open the loggers and give them both."""
+    def record_start(
+        self, data_files: list[Path], loggers: bool = True, aim_run: str | None = None
+    ) -> None:
+        """Write ``config.yaml`` and ``run_info.json``; open the loggers and give them both.
+        ``aim_run``: the hash of an Aim run to continue (a resumed run's earlier one)."""
         self.info = run_info(self.cfg.seed, data_files, self.cfg.paths.root_dir)
         if self.writer:
             write_resolved_config(self.cfg, self.dir)
             write_json(self.dir / RUN_INFO_FILE, self.info)
-        if loggers:
-            for repo in aim_repos_in(self.cfg.get("logger")):
-                ensure_aim_repo(repo)
-            self.loggers = instantiate_group(self.cfg.get("logger"))
-            config = OmegaConf.to_container(self.cfg, resolve=True)
-            for logger in self.loggers:
-                logger.log_hyperparams({"config": config, "run": self.info})
+        if not loggers:
+            return
+        for repo in aim_repos_in(self.cfg.get("logger")):
+            ensure_aim_repo(repo)
+        for node in (self.cfg.get("logger") or {}).values():
+            if isinstance(node, DictConfig) and "_target_" in node:
+                extra = {"run_hash": aim_run} if aim_run and is_aim_node(node) else {}
+                self.loggers.append(build(node, **extra))
+        config = OmegaConf.to_container(self.cfg, resolve=True)
+        for logger in self.loggers:
+            logger.log_hyperparams({"config": config, "run": self.info})
+        aim_hash = aim_run_hash(self.loggers)
+        if self.writer and aim_hash:  # a killed run's folder still names its Aim run
+            record = {**running_record(self.started), "aim_run_hash": aim_hash}
+            write_json(self.dir / METRICS_FILE, record)
 
     def finish(self, metrics: dict[str, Any], **fields: Any) -> dict[str, Any]:
         """Write ``metrics.json`` and the results row; returns the summary. The loggers stay
@@ -120,7 +146,7 @@ def record_failure(output_dir: str | Path, error: BaseException) -> dict[str, An
     """Write ``metrics.json`` with status ``failed`` (or ``interrupted``) and the error, plus
     the full traceback."""
     output_dir = Path(output_dir)
-    user_error = cause_chain_error(error)
+    user_error = cause_chain_error(error) or disk_error(error)
     message = str(user_error) if user_error else f"{type(error).__name__}: {error}"
     status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
     summary = {"status": status, "error": message, "metrics": {}}
@@ -130,8 +156,84 @@ def record_failure(output_dir: str | Path, error: BaseException) -> dict[str, An
         write_json(output_dir / METRICS_FILE, summary)
     except OSError as err:  # a read-only or full disk must not hide the original error
         log.warning("cannot record the failure in %s: %s", output_dir, err)
-    log.error("job %s: %s (traceback in %s)", status, message, output_dir / TRACEBACK_FILE)
+    # a user error is printed as one line by the entry point; a sweep has no such line
+    level = logging.ERROR if user_error is None or in_sweep() else logging.DEBUG
+    log.log(level, "job %s: %s (traceback in %s)", status, message, output_dir / TRACEBACK_FILE)
     return summary
+
+
+#: errno -> what to do when a run cannot write its files
+DISK_ADVICE = {
+    errno.ENOSPC: "free some space, or set paths.log_dir / paths.cache_dir to another disk",
+    errno.EDQUOT: "free some space, or set paths.log_dir / paths.cache_dir to another disk",
+    errno.EROFS: "set paths.log_dir (or paths.cache_dir) to a folder you can write",
+    errno.EACCES: "make it writable, or set paths.log_dir (or paths.cache_dir) to a folder you "
+    "can write",
+    errno.EPERM: "make it writable, or set paths.log_dir (or paths.cache_dir) to a folder you "
+    "can write",
+}
+
+
+def disk_error(error: BaseException | None) -> TextlabError | None:
+    """A full disk, a read-only file system or a missing permission anywhere in ``error``'s
+    cause chain, as one line naming the file and what to do; None for any other error."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, OSError) and error.errno in DISK_ADVICE:
+            where = f"{error.filename}: " if error.filename else ""
+            reason = error.strerror or os.strerror(error.errno)
+            return TextlabError(f"{where}{reason}; {DISK_ADVICE[error.errno]}")
+        error = error.__cause__ or error.__context__
+    return None
+
+
+class CheckRunFolder(HydraCallback):
+    """Stop in one line, before Hydra creates the run (or sweep) folder, when the logs folder
+    cannot be written (read-only, no permission, disk full): Hydra would fail with a traceback.
+    """
+
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        self._check(config, "run")
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        self._check(config, "sweep")
+
+    def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
+        # a disk that fills up mid-run must fail the run in one line, not print a logging
+        # traceback for every line logged to the run's log file
+        logging.raiseExceptions = False
+
+    @staticmethod
+    def _check(config: DictConfig, mode: str) -> None:
+        if not HydraConfig.initialized():  # ${hydra:...} interpolations need it
+            HydraConfig.instance().set_config(config)
+        try:
+            folder = Path(str(config.hydra[mode].dir))
+        except Exception:  # noqa: BLE001  (an interpolation Hydra itself will report)
+            return
+        problem = folder_problem(folder)
+        if problem:
+            print(f"error: {problem}", file=sys.stderr, flush=True)
+            raise SystemExit(2)
+
+
+def folder_problem(folder: Path) -> str | None:
+    """Why a run cannot write into ``folder`` (created if needed), or None when it can."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder) as probe:
+            probe.write(b"\0" * 4096)
+            probe.flush()
+            os.fsync(probe.fileno())
+    except FileExistsError as err:
+        return f"{err.filename}: exists and is not a folder; set paths.log_dir to a folder"
+    except OSError as err:
+        if err.filename is None:
+            err.filename = str(folder)
+        user_error = disk_error(err)
+        return str(user_error) if user_error else f"cannot write to {folder}: {err}"
+    return None
 
 
 def in_sweep() -> bool:
@@ -158,4 +260,7 @@ def run_job(
                 record_result(cfg, error=cause_chain_error(error) or error)
             if in_sweep() and isinstance(error, Exception):
                 return None
+            user_error = None if cause_chain_error(error) else disk_error(error)
+            if user_error is not None:  # a full or read-only disk: one line, like bad input
+                raise user_error from error
             raise

@@ -118,7 +118,11 @@ def _finished_runs(log_dir: Path, task_name: str) -> list[Path]:
     return sorted(finished, key=lambda f: (f / METRICS_FILE).stat().st_mtime)
 
 
-def resolve_checkpoint(reference: str | Path | None, log_dir: str | Path = "logs") -> Path:
+def resolve_checkpoint(
+    reference: str | Path | None,
+    log_dir: str | Path = "logs",
+    prefer: tuple[str, ...] = ("best.ckpt", "last.ckpt"),
+) -> Path:
     """A checkpoint file from a checkpoint, a run folder, ``latest`` or ``latest:<task>``."""
     if reference is None or not str(reference).strip():
         raise TextlabError(
@@ -134,10 +138,10 @@ def resolve_checkpoint(reference: str | Path | None, log_dir: str | Path = "logs
                 f"ckpt_path={text}: no finished run under {Path(log_dir) / task_name}; train "
                 "one first (python -m src.train), or pass a run folder or checkpoint"
             )
-        return resolve_checkpoint(runs[-1], log_dir)
+        return resolve_checkpoint(runs[-1], log_dir, prefer)
     path = Path(text).expanduser()
     if path.is_dir():
-        for name in ("best.ckpt", "last.ckpt"):
+        for name in prefer:
             if (path / CHECKPOINTS / name).is_file():
                 return path / CHECKPOINTS / name
         raise TextlabError(
@@ -189,6 +193,44 @@ def read_checkpoint(ckpt_path: str | Path, map_location: str = "cpu") -> dict[st
         ) from None
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
         raise TextlabError(f"{ckpt_path} is not a Lightning checkpoint (no state_dict)")
+    return checkpoint
+
+
+def state_dict_mismatch(state_dict: dict[str, Any], model: Any) -> str | None:
+    """How a checkpoint's weights differ from ``model``'s (missing, unexpected or differently
+    shaped tensors, the first of each), or None when they fit."""
+    own = model.state_dict()
+    missing = [key for key in own if key not in state_dict]
+    unexpected = [key for key in state_dict if key not in own]
+    shapes = [
+        f"{key} {tuple(state_dict[key].shape)} vs {tuple(own[key].shape)}"
+        for key in own
+        if key in state_dict
+        and hasattr(state_dict[key], "shape")
+        and tuple(state_dict[key].shape) != tuple(own[key].shape)
+    ]
+    parts = [
+        f"{len(items)} {what}, e.g. {items[0]}"
+        for what, items in (
+            ("weights missing", missing),
+            ("unexpected weights", unexpected),
+            ("weights of another shape (checkpoint vs model)", shapes),
+        )
+        if items
+    ]
+    return "; ".join(parts) or None
+
+
+def check_resume_checkpoint(ckpt_path: str | Path, model: Any) -> dict[str, Any]:
+    """The checkpoint a training run resumes from, read weights-only and checked against the
+    model the run built: one line when it is damaged or belongs to another model."""
+    checkpoint = read_checkpoint(ckpt_path)
+    mismatch = state_dict_mismatch(checkpoint["state_dict"], model)
+    if mismatch:
+        raise TextlabError(
+            f"cannot resume from {ckpt_path}: it does not fit this run's model ({mismatch}); "
+            "resume with the backbone and model options of the run that wrote it"
+        )
     return checkpoint
 
 

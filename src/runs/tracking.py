@@ -1,24 +1,37 @@
-"""Aim tracking: the repository, the Lightning logger, and the Hydra callback that creates it.
+"""Aim tracking: the repository and its index, the Lightning logger, and the Hydra callback.
+
+A run is named from its job's overrides (``avg_pooler lr=3e-5 seed=2``) and carries the
+config's ``tags``, the ``overrides`` and, in a multirun, the ``sweep`` folder as params.
+Metric contexts (``docs/tracking.md``): ``{subset: train|val}`` are the training curves;
+whatever scores one checkpoint after fit (the best checkpoint's validate, test and analyses) is
+tracked once, under ``{subset, checkpoint: best}``, plus ``thresholds: tuned`` or
+``calibration: temperature`` where an analysis changes the decision rule or the probabilities.
 
 Several processes creating one repository at once (a parallel sweep) fail with a bare
-RuntimeError, so the repository is created once in the launching process (``CreateAimRepo``)
-and again, idempotently, by each run before its logger opens it.
+RuntimeError, so the repository is created once in the launching process (``LaunchCallback``)
+and again, idempotently, by each run before its logger opens it. A closed run is indexed at
+once (``reindex``) so that ``aim.Repo(...).iter_runs()`` and the UI see it.
 """
 
 from __future__ import annotations
 
 import contextlib
-import subprocess
-import sys
-from collections.abc import Iterable
+import logging
+import shlex
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback as HydraCallback
+from hydra.types import RunMode
+from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig
 
+log = logging.getLogger(__name__)
 REMOTE_SCHEME = "aim://"
+#: override keys (first component) that say where things go, not what the run is
+NAME_NOISE = ("paths", "hydra", "logger", "results_file", "ckpt_path")
 
 
 def ensure_aim_repo(path: str | Path) -> Path | None:
@@ -34,20 +47,25 @@ def ensure_aim_repo(path: str | Path) -> Path | None:
     return folder / ".aim"
 
 
+def is_aim_node(node: Any) -> bool:
+    """Whether a logger config node builds an AimLogger."""
+    return isinstance(node, DictConfig) and str(node.get("_target_", "")).endswith("AimLogger")
+
+
 def aim_repos_in(logger_cfg: DictConfig | None) -> list[str]:
     """The repo paths of the AimLogger entries of a logger config group."""
     if not logger_cfg:
         return []
-    return [
-        str(node.repo)
-        for node in logger_cfg.values()
-        if isinstance(node, DictConfig) and str(node.get("_target_", "")).endswith("AimLogger")
-    ]
+    return [str(node.repo) for node in logger_cfg.values() if is_aim_node(node)]
+
+
+def aim_loggers(loggers: Iterable[Any]) -> list[Any]:
+    return [lg for lg in loggers if is_aim_logger(lg)]
 
 
 def aim_runs(loggers: Iterable[Any]) -> list[Any]:
     """The Aim runs behind any AimLogger among the loggers."""
-    return [lg.experiment for lg in loggers if is_aim_logger(lg)]
+    return [lg.experiment for lg in aim_loggers(loggers)]
 
 
 def is_aim_logger(logger: Any) -> bool:
@@ -55,17 +73,110 @@ def is_aim_logger(logger: Any) -> bool:
 
 
 def aim_run_hash(loggers: Iterable[Any]) -> str | None:
-    return next((lg.version for lg in loggers if is_aim_logger(lg)), None)
+    return next((lg.version for lg in aim_loggers(loggers)), None)
 
 
-def reindex(repo: str | Path) -> None:
-    """Runs become visible to the UI and to ``Repo.iter_runs`` only once indexed."""
-    aim = str(Path(sys.executable).parent / "aim")
-    subprocess.run(
-        [aim, "storage", "--repo", str(repo), "reindex", "-y"], check=True, capture_output=True
-    )
+def reindex(repo: str | Path, run_hashes: Iterable[str] | None = None) -> list[str]:
+    """Index runs so that ``Repo.iter_runs`` and the UI see them: the given ones, or every run
+    whose index entry is missing or stale (the check the UI's own indexer makes).
+
+    Incremental and in-process: about 0.1-0.3 s a run, the staleness check a few ms per
+    hundred runs (``aim storage reindex`` rebuilds the whole index: 17 s for 100 runs). An
+    index busy in another process (a UI indexing, a parallel job) is left to it; a remote
+    repo is indexed by its server. Returns the hashes indexed; never raises.
+    """
+    if str(repo).startswith(REMOTE_SCHEME):
+        return []
+    try:
+        from aim.sdk.index_manager import RepoIndexManager
+        from aim.sdk.repo import Repo
+
+        store = Repo.from_path(str(repo))
+        manager = RepoIndexManager(store)  # not the pooled one: no watcher threads are started
+        if run_hashes is None:
+            index = store.request_tree("meta", read_only=True)
+            run_hashes = [
+                run for run in store.list_all_runs() if manager._is_run_index_outdated(run, index)
+            ]
+        indexed = []
+        for run_hash in run_hashes:
+            manager.index(run_hash)
+            indexed.append(run_hash)
+        return indexed
+    except Exception as err:  # an index that cannot be written must not fail the run
+        log.warning(
+            "Aim runs in %s not indexed now (%s: %s); the Aim UI indexes them when it starts",
+            repo,
+            type(err).__name__,
+            err,
+        )
+        return []
 
 
+# -- naming ---------------------------------------------------------------------------------
+def job_overrides() -> list[str]:
+    """The task overrides of the running Hydra job (``[]`` outside Hydra)."""
+    if not HydraConfig.initialized():
+        return []
+    return [str(item) for item in HydraConfig.get().overrides.task]
+
+
+def sweep_dir() -> str | None:
+    """The multirun folder of the running Hydra job; None for a single run."""
+    if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
+        return None
+    return str(HydraConfig.get().sweep.dir)
+
+
+def _config_groups() -> set[str]:
+    if not HydraConfig.initialized():
+        return set()
+    return {str(group) for group in HydraConfig.get().runtime.choices}
+
+
+def _short(value: str) -> str:
+    """Long floats (an Optuna trial's learning rate) to four significant digits."""
+    if len(value) > 8 and any(c in value for c in ".eE"):
+        with contextlib.suppress(ValueError):
+            return f"{float(value):.4g}"
+    return value
+
+
+def _short_key(key: str) -> str:
+    """``model.optimizer.lr`` -> ``lr``; a switch ``callbacks.plots.enabled`` -> ``plots``."""
+    parts = key.split(".")
+    return parts[-2] if parts[-1] == "enabled" and len(parts) > 1 else parts[-1]
+
+
+def name_from_overrides(
+    overrides: Sequence[str], groups: Iterable[str] = (), default: str = "run"
+) -> str:
+    """A run's name from its overrides: config-group choices by their value, other keys by
+    their last component (a switch's ``enabled`` by what it switches; the full key where two
+    would read the same), a later override of a key replacing an earlier one. Where output
+    goes (paths, logger, results file, checkpoints) and path-like values are left out;
+    ``default`` when nothing is left."""
+    groups = set(groups)
+    values: dict[str, str] = {}
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        key = key.lstrip("+")
+        if not sep or key.split(".")[0].split("/")[0] in NAME_NOISE or "/" in value:
+            continue
+        values.pop(key, None)
+        values[key] = value
+    last = [_short_key(key) for key in values]
+    parts = []
+    for key, value in values.items():
+        short = _short_key(key)
+        if key in groups:
+            parts.append(value)
+        else:
+            parts.append(f"{short if last.count(short) == 1 else key}={_short(value)}")
+    return " ".join(parts) or default
+
+
+# -- the Lightning logger -------------------------------------------------------------------
 def _aim_logger_base() -> type:
     from aim.pytorch_lightning import AimLogger as Base
 
@@ -77,27 +188,110 @@ class AimLogger(_aim_logger_base()):
 
     Lightning finalises loggers after every stage; Aim's logger then closes its run and the
     next stage re-opens it with a forced lock release ("Data corruption may occur"). This one
-    closes the run once, when the run lifecycle calls ``close``.
+    closes the run once, when the run lifecycle calls ``close``, and indexes it then.
+
+    A new run is named from the Hydra job's overrides unless ``run_name`` is given, and gets
+    ``tags``, the ``overrides`` and the multirun's ``sweep`` folder. Inside ``scoring`` its
+    metrics are one checkpoint's scores (see ``scoring``).
     """
+
+    def __init__(
+        self,
+        repo: str | None = None,
+        experiment: str | None = None,
+        *,
+        run_name: str | None = None,
+        tags: Iterable[str] | None = (),
+        **kwargs: Any,
+    ) -> None:
+        self.overrides = job_overrides()
+        self.sweep = sweep_dir()
+        if run_name is None and kwargs.get("run_hash") is None:
+            run_name = name_from_overrides(self.overrides, _config_groups(), experiment or "run")
+        super().__init__(repo, experiment, run_name=run_name, **kwargs)
+        self.tags = [str(tag) for tag in tags or ()]
+        #: extra context of the metrics logged now (``scoring``)
+        self.score_context: dict[str, str] = {}
+
+    @property
+    def experiment(self) -> Any:
+        new = self._run is None and self._run_hash is None
+        run = super().experiment
+        if new and self._run is not None:  # rank 0 opened a new run: describe it once
+            for tag in self.tags:
+                run.add_tag(tag)
+            run["overrides"] = self.overrides
+            if self.sweep:
+                run["sweep"] = self.sweep
+        return run
+
+    @rank_zero_only
+    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+        """Lightning's metrics by context; inside ``scoring`` they are tracked without an
+        epoch, so a checkpoint's scores do not extend the epoch curves."""
+        if not self.score_context:
+            super().log_metrics(dict(metrics), step)
+            return
+        for key, value in metrics.items():
+            if key == "epoch":
+                continue
+            name, context = self.parse_context(key)
+            context = {**self.score_context, **context}
+            self.experiment.track(value, name=name, step=step, context=context)
 
     def finalize(self, status: str = "") -> None:
         """Per-stage finalize: keep the run open (see the class docstring)."""
 
-    def close(self, status: str = "success") -> None:
-        """Close the Aim run for good; the run's status is stored as a param."""
-        if self._run is not None:
-            self._run.set("status", status, strict=False)
+    def close(self, status: str = "success", index: bool = True) -> None:
+        """Close the Aim run for good (its status stored as a param) and index it."""
+        run = self._run
+        if run is None:
+            return
+        run.set("status", status, strict=False)
+        run_hash = run.hash
         super().finalize(status)
+        if index:
+            reindex(self._repo_path, [run_hash])
 
     def __del__(self) -> None:
-        # at interpreter shutdown there may be nothing left to report to
+        # at interpreter shutdown there may be nothing left to report to, nor to index with
         with contextlib.suppress(Exception):
-            self.close("finished")
+            self.close("finished", index=False)
 
 
-class CreateAimRepo(HydraCallback):
-    """Create the Aim repo in the launching process, before parallel jobs (joblib, SLURM)
-    would all try at the same moment."""
+@contextlib.contextmanager
+def scoring(loggers: Iterable[Any], checkpoint: str) -> Iterator[None]:
+    """Within: what the loggers get are the scores of one checkpoint (``best``), not points
+    of the training curves. Aim tracks them under ``{subset, checkpoint: <checkpoint>}`` with
+    no epoch, so the best checkpoint's validation after fit is not an extra epoch."""
+    targets = aim_loggers(loggers)
+    for logger in targets:
+        logger.score_context = {"checkpoint": checkpoint}
+    try:
+        yield
+    finally:
+        for logger in targets:
+            logger.score_context = {}
+
+
+# -- commands and the Hydra callback --------------------------------------------------------
+def command_line(module: str, **arguments: Any) -> str:
+    """A ``python -m`` command to paste: paths below the current folder relative to it,
+    every argument shell-quoted."""
+    parts = ["python", "-m", module]
+    for key, value in arguments.items():
+        if isinstance(value, Path):
+            with contextlib.suppress(ValueError):
+                value = value.resolve().relative_to(Path.cwd().resolve())
+        parts.append(shlex.quote(f"{key}={value}"))
+    return " ".join(parts)
+
+
+class LaunchCallback(HydraCallback):
+    """What the launching process does around the jobs: create the Aim repo before them
+    (parallel jobs, joblib or SLURM, would all try at the same moment); after a sweep, index
+    every run not indexed yet (a job's own indexing gives way to a parallel one's) and print
+    the command that compares the sweep's jobs."""
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         self._create(config)
@@ -105,11 +299,22 @@ class CreateAimRepo(HydraCallback):
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         self._create(config)
 
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        self._hydra_config(config)
+        for repo in aim_repos_in(config.get("logger")):
+            reindex(repo)
+        folder = Path(str(config.hydra.sweep.dir))
+        if any(folder.glob("*/metrics.json")):
+            print(f"\ncompare the runs: {command_line('src.compare', sweep=folder)}", flush=True)
+
     @staticmethod
-    def _create(config: DictConfig) -> None:
+    def _hydra_config(config: DictConfig) -> None:
         # ${hydra:...} interpolations (paths.root_dir) need HydraConfig, which Hydra sets only
         # inside each job; set it here from the sweep's own config.
         if not HydraConfig.initialized():
             HydraConfig.instance().set_config(config)
+
+    def _create(self, config: DictConfig) -> None:
+        self._hydra_config(config)
         for repo in aim_repos_in(config.get("logger")):
             ensure_aim_repo(repo)

@@ -22,6 +22,7 @@ from src.errors import TextlabError
 from src.metrics.multilabel import MultilabelScores, multilabel_scores
 from src.metrics.thresholds import tune_thresholds
 from src.tasks.base import Task
+from src.tasks.formats import threshold_option
 
 if TYPE_CHECKING:
     from src.data.sequence import RawSplit
@@ -115,17 +116,8 @@ def read_thresholds(run_dir: str | Path, label_names: list[str]) -> dict[str, fl
     return values
 
 
-def parse_threshold_option(value: Any) -> float | None:
-    """``tuned`` -> None (read thresholds.json); a number in [0, 1] -> that threshold."""
-    if isinstance(value, str) and value.strip().lower() == "tuned":
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        number = float("nan")
-    if isinstance(value, bool) or not 0.0 <= number <= 1.0:
-        raise TextlabError(f"thresholds must be 'tuned' or a number in [0, 1], got {value!r}")
-    return number
+#: ``tuned`` -> None (read thresholds.json); a number in [0, 1] -> that threshold
+parse_threshold_option = threshold_option
 
 
 def run_thresholds(

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from src.data.readers.validation import path_problem
 from src.errors import TextlabError
 
 #: Hugging Face ``dair-ai/emotion`` class order (label id i = EMOTION_LABELS[i])
@@ -21,9 +22,10 @@ HEADER = "text;label_name"
 def emotion_file(data_dir: str | Path, name: str) -> Path:
     """``data_dir/name``, or a clear error saying where the research-only data is expected."""
     path = Path(data_dir).expanduser() / name
-    if not path.is_file():
+    problem = path_problem(path)
+    if problem:
         raise TextlabError(
-            f"emotion file {path} not found; the data set is research-only and not shipped: "
+            f"emotion file {path} {problem}; the data set is research-only and not shipped: "
             "set TEXTLAB_DATA_DIR (or paths.external_data_dir, or data.data_dir) to the folder "
             "holding emotion/train.txt, val.txt and test.txt"
         )

@@ -6,7 +6,12 @@ from pathlib import Path
 
 import numpy as np
 
-from src.data.readers.validation import check_ids, check_texts, read_csv_file
+from src.data.readers.validation import (
+    check_ids,
+    check_texts,
+    locate_data_file,
+    read_csv_file,
+)
 from src.errors import TextlabError
 
 COLUMNS = ["text", "labels", "id"]
@@ -14,13 +19,12 @@ COLUMNS = ["text", "labels", "id"]
 
 def goemotions_file(data_dir: str | Path, name: str) -> Path:
     """``name`` in ``data_dir``, else ``name.gz``; a clear error naming both otherwise."""
-    folder = Path(data_dir).expanduser()
-    for path in (folder / name, folder / f"{name}.gz"):
-        if path.is_file():
-            return path
-    raise TextlabError(
-        f"GoEmotions file {name}(.gz) not found in {folder}; set data.data_dir to the folder "
-        "with train.tsv, dev.tsv, test.tsv and emotions.txt (shipped in data/goemotions)."
+    return locate_data_file(
+        data_dir,
+        name,
+        "GoEmotions file",
+        "Set data.data_dir to the folder with train.tsv, dev.tsv, test.tsv and emotions.txt "
+        "(shipped in data/goemotions)",
     )
 
 

@@ -15,6 +15,7 @@ import pandas as pd
 from src.data.readers.validation import (
     check_ids,
     check_texts,
+    locate_data_file,
     parse_labels,
     read_csv_file,
     require_columns,
@@ -35,19 +36,14 @@ TEST_LABEL_VALUES: tuple[int, ...] = (-1, 0, 1)  # -1: not scored by the competi
 
 
 def resolve_data_file(data_dir: str | Path, name: str) -> Path:
-    """Find `name` in `data_dir`, else `name.gz`, so Kaggle CSVs and the shipped .gz both work."""
-    folder = Path(data_dir).expanduser()
-    candidates = [folder / name]
-    if not name.endswith(".gz"):
-        candidates.append(folder / f"{name}.gz")
-    for path in candidates:
-        if path.is_file():
-            return path
-    where = f"folder {folder} does not exist" if not folder.is_dir() else f"not found in {folder}"
-    looked = " or ".join(p.name for p in candidates)
-    raise TextlabError(
-        f"Data file {looked}: {where}. Set data.data_dir=/path/to/kaggle/files "
-        "(the folder with the Kaggle train.csv, test.csv and test_labels.csv)."
+    """Find `name` in `data_dir`, else `name.gz`, so Kaggle CSVs and the shipped .gz both work
+    (both there with different content is refused)."""
+    return locate_data_file(
+        data_dir,
+        name,
+        "Data file",
+        "Set data.data_dir=/path/to/kaggle/files (the folder with the Kaggle train.csv, "
+        "test.csv and test_labels.csv)",
     )
 
 

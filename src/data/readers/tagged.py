@@ -6,6 +6,7 @@ import gzip
 from dataclasses import dataclass
 from pathlib import Path
 
+from src.data.readers.validation import path_problem
 from src.errors import TextlabError
 
 
@@ -20,8 +21,9 @@ class TaggedSentence:
 def read_bytes(path: str | Path, what: str) -> bytes:
     """The file's bytes, gunzipped when it ends in ``.gz``; a clear error when it is missing."""
     path = Path(path)
-    if not path.is_file():
-        raise TextlabError(f"{what} file {path} not found; check data.data_dir and the file names")
+    problem = path_problem(path)
+    if problem:
+        raise TextlabError(f"{what} file {path} {problem}; check data.data_dir and the file names")
     try:
         raw = path.read_bytes()
         return gzip.decompress(raw) if path.suffix == ".gz" else raw

@@ -1,0 +1,238 @@
+"""Which backend predicts: the backends there are, what a reference offers, and ``auto``.
+
+Backends (``backend=`` of ``src.serve``, ``src.onnx_predict``, ``src.predict`` and
+:func:`load_predictor`):
+
+- ``pytorch-fp32``: PyTorch eager, float32 (a ``format=hf`` export, or a run's checkpoint);
+- ``pytorch-bf16``: the same under bf16 autocast: fastest on CPUs with AMX and on GPUs; with
+  AVX512-BF16 alone (this AMD EPYC) it beats fp32 but not int8; emulated (slow) elsewhere;
+- ``onnx-fp32``: the export's ``model.onnx`` on onnxruntime (no torch);
+- ``onnx-int8``: its dynamically quantised ``model.int8.onnx`` (``quantize=true``).
+
+``auto`` picks the fastest backend that this machine measured (``python -m benchmarks.inference``
+records its figures in ``.cache/inference_backends.json``) among those the reference offers.
+Without a record for this machine it follows the rule those measurements back: PyTorch bf16
+where bf16 matrix units do the work (AMX, a GPU), else ONNX int8, else PyTorch fp32, else ONNX
+fp32.
+This module imports no torch unless a PyTorch backend is possible.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import platform
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from src.deploy.folder import EXPORT_CONFIG, export_folders, open_export_folder, read_json
+from src.deploy.predictors import ONNX_VARIANTS, OnnxPredictor, Predictor
+from src.errors import TextlabError
+from src.tasks.formats import TUNED
+
+AUTO = "auto"
+PYTORCH_FP32, PYTORCH_BF16 = "pytorch-fp32", "pytorch-bf16"
+ONNX_FP32, ONNX_INT8 = "onnx-fp32", "onnx-int8"
+#: backend -> the export format it runs from
+BACKENDS = {PYTORCH_FP32: "hf", PYTORCH_BF16: "hf", ONNX_FP32: "onnx", ONNX_INT8: "onnx"}
+#: backend -> the PyTorch precision it runs at
+PRECISIONS = {PYTORCH_FP32: "fp32", PYTORCH_BF16: "bf16"}
+ROOT = Path(__file__).resolve().parents[2]
+#: what ``python -m benchmarks.inference`` measured on this machine
+MEASURED_FILE = ROOT / ".cache" / "inference_backends.json"
+
+
+#: OpenMP's idle policy for the PyTorch backends (see :func:`passive_threads`)
+OMP_WAIT_POLICY = "PASSIVE"
+
+
+def passive_threads() -> None:
+    """Let idle OpenMP threads sleep instead of spinning; the entry points call it before
+    torch loads (OpenMP reads it once). On cores shared with other work a spinning pool
+    stalls at every barrier while a preempted thread waits for its slice: measured here with
+    two niced training jobs beside it, PyTorch bf16 went from 19 to 74 samples/s and a single
+    text from 386 to 17 ms. The ONNX predictor switches its own spinning off likewise."""
+    os.environ.setdefault("OMP_WAIT_POLICY", OMP_WAIT_POLICY)
+
+
+def check_backend(backend: str, allowed: tuple[str, ...] = (AUTO, *BACKENDS)) -> str:
+    if backend not in allowed:
+        raise TextlabError(f"backend must be one of {list(allowed)}, got {backend!r}")
+    return backend
+
+
+# -- what this machine has ----------------------------------------------------------------------
+def torch_installed() -> bool:
+    return importlib.util.find_spec("torch") is not None
+
+
+@cache
+def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags (Linux ``/proc/cpuinfo``; empty elsewhere)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return frozenset()
+    for line in text.splitlines():
+        if line.startswith(("flags", "Features")):
+            return frozenset(line.partition(":")[2].split())
+    return frozenset()
+
+
+def bf16_matrix_units() -> bool:
+    """Whether the CPU has bf16 matrix units (AMX). AVX512-BF16 alone is not enough: on this
+    AMD EPYC (AVX512-BF16 and VNNI, no AMX) bf16 served 132 texts/s, int8 245."""
+    return "amx_bf16" in cpu_flags()
+
+
+def cuda_available() -> bool:
+    """A CUDA GPU PyTorch can use (imports torch: call only where PyTorch may run)."""
+    if not torch_installed():
+        return False
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def native_bf16() -> bool:
+    """Whether bf16 autocast is the fast path here: a CUDA GPU with bf16, or a CPU with AMX."""
+    if cuda_available():
+        import torch
+
+        return torch.cuda.is_bf16_supported()
+    return bf16_matrix_units()
+
+
+def machine() -> dict[str, Any]:
+    """What identifies this machine's measurements: CPU model and the cores we may use."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.partition(":")[2].strip()
+                break
+    except OSError:
+        pass
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cores = os.cpu_count() or 1
+    return {"cpu": cpu, "cores": cores}
+
+
+# -- auto -----------------------------------------------------------------------------------
+def read_measurements(path: str | Path | None = MEASURED_FILE) -> dict[str, float] | None:
+    """``backend -> texts/s`` served on this machine (``python -m benchmarks.inference``:
+    16-text requests through ``predict``), or None (no record, another machine, or an
+    unreadable file)."""
+    if path is None:
+        return None
+    try:
+        record = json.loads(Path(path).read_text())
+        if record.get("machine") != machine():
+            return None
+        speeds = record["served_texts_per_s"].items()
+        return {str(k): float(v) for k, v in speeds if k in BACKENDS}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def rule_order(offered: list[str]) -> list[str]:
+    """The offered backends, fastest first, by what the hardware has (the measurements'
+    rule). Torch is looked at only when a PyTorch backend is offered."""
+    pytorch_offered = any(BACKENDS[name] == "hf" for name in offered)
+    if pytorch_offered and torch_installed() and native_bf16():
+        order = [PYTORCH_BF16, ONNX_INT8, PYTORCH_FP32, ONNX_FP32]
+    else:
+        order = [ONNX_INT8, PYTORCH_FP32, ONNX_FP32, PYTORCH_BF16]
+    return [name for name in order if name in offered]
+
+
+def choose_backend(
+    offered: list[str], measured_file: str | Path | None = MEASURED_FILE
+) -> tuple[str, str]:
+    """(backend, why) for ``auto``: the fastest offered backend this machine measured, else the
+    first offered by :func:`rule_order`."""
+    if not offered:
+        raise TextlabError("no backend to choose from")
+    measured = read_measurements(measured_file) or {}
+    timed = [name for name in offered if name in measured]
+    if timed:
+        best = max(timed, key=measured.__getitem__)
+        figures = ", ".join(f"{n} {measured[n]:.0f}" for n in sorted(timed, key=measured.get)[::-1])
+        return best, f"fastest measured here (texts/s: {figures}; {measured_file})"
+    best = rule_order(offered)[0]
+    if best == PYTORCH_BF16:
+        why = "rule: bf16 matrix units here (AMX or a GPU; no measurement recorded here)"
+    else:
+        why = "rule: no bf16 matrix units or no HF export; int8 before fp32 (no measurement here)"
+    return best, why
+
+
+# -- loading ----------------------------------------------------------------------------------
+def offered_backends(folder_config: dict[str, Any]) -> list[str]:
+    """The backends an export folder can run (PyTorch ones only where torch is installed)."""
+    if folder_config.get("format") == "onnx":
+        files = folder_config.get("model_files", {})
+        return [name for name, variant in ONNX_VARIANTS.items() if variant in files]
+    if folder_config.get("format") == "hf" and torch_installed():
+        return [PYTORCH_FP32, PYTORCH_BF16]
+    return []
+
+
+def _how_to_get(backend: str) -> str:
+    if BACKENDS[backend] == "hf":
+        return "export it with format=hf (PyTorch backends need torch installed)"
+    if backend == ONNX_INT8:
+        return "export it with format=onnx quantize=true"
+    return "export it with format=onnx"
+
+
+def load_predictor(
+    reference: str | Path,
+    backend: str = AUTO,
+    batch_size: int = 32,
+    thresholds: Any = TUNED,
+    log_dir: str | Path = "logs",
+    measured_file: str | Path | None = MEASURED_FILE,
+    allowed: tuple[str, ...] = tuple(BACKENDS),
+) -> Predictor:
+    """A predictor for an export: ``reference`` is an export folder, or a run (its folder, a
+    checkpoint, ``latest``, ``latest:<task_name>``) whose ``export/onnx`` and ``export/hf``
+    folders offer the backends. ``thresholds``: ``tuned`` (the export's) or one number.
+
+    The predictor's ``name`` is its backend and ``choice`` says why it was picked;
+    ``allowed`` limits the backends considered (``src.onnx_predict``: ONNX only).
+    """
+    check_backend(backend, (AUTO, *allowed))
+    offers: dict[str, Path] = {}
+    for folder in export_folders(reference, log_dir):
+        for name in offered_backends(read_json(folder / EXPORT_CONFIG)):
+            if name in allowed:
+                offers.setdefault(name, folder)
+    if backend == AUTO:
+        if not offers:
+            raise TextlabError(
+                f"{reference} offers no backend this machine can run (an HF export needs "
+                "torch); export it with format=onnx"
+            )
+        backend, why = choose_backend(list(offers), measured_file)
+    elif backend not in offers:
+        have = sorted(offers) or "none"
+        raise TextlabError(
+            f"backend={backend} is not available for {reference} (it offers {have}); "
+            f"{_how_to_get(backend)}"
+        )
+    else:
+        why = "asked for"
+    folder = open_export_folder(offers[backend])
+    if BACKENDS[backend] == "onnx":
+        predictor: Predictor = OnnxPredictor(folder, ONNX_VARIANTS[backend], batch_size, thresholds)
+    else:
+        from src.deploy.torch_predictors import TorchPredictor
+
+        predictor = TorchPredictor.from_export(folder, PRECISIONS[backend], batch_size, thresholds)
+    predictor.choice = why
+    return predictor
