@@ -22,7 +22,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: env train test test-slow lint format lock bench aim-ui clean
+.PHONY: env train test test-slow lint format lock bench aim-ui aim-view clean
 
 env: $(VENV)/.installed
 
@@ -67,6 +67,10 @@ lint: env
 # the Aim UI over the project's .aim on http://127.0.0.1:43800 (Ctrl-C stops it and its children)
 aim-ui: env
 	$(PY) -m src.aim_ui repo=.
+
+# save the "pooling comparison" view (Params explorer coloured by pooling) into ./.aim
+aim-view: env
+	$(PY) -m src.aim_view repo=.
 
 # the benchmarks (MiniLM, about 10 minutes on 2 CPU cores) -> benchmarks/results/bench.{json,md}
 bench: env

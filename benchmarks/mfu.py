@@ -3,7 +3,8 @@
 Every case trains on the same fixed-width Jigsaw batches (every step costs the same FLOPs), in
 its own process (compilation caches and GPU memory statistics do not leak between cases):
 
-- ``textlab``: ``src.train``'s Lightning loop (the real model, trainer config and callbacks);
+- ``textlab``: ``src.train``'s Lightning loop (the real model, trainer config and callbacks,
+  with the trainer config's attention kernel: eager on the CPU, SDPA on GPUs);
 - ``textlab_compile``: the same with ``model.compile.enabled=true``;
 - ``bare_eager``: a plain PyTorch loop, eager attention, AdamW as configured;
 - ``bare_sdpa``: a plain loop, SDPA attention, fused AdamW on CUDA;
@@ -129,13 +130,12 @@ def run_case(settings: MfuSettings, loop: str, backbone: str, batch: int, width:
         precision=settings.precision,
         work_dir=settings.work_dir,
     )
-    kernel = "eager" if loop == "bare_eager" else "sdpa"
-    overrides = [
-        f"trainer={settings.trainer}",
-        "logger=none",
-        f"backbone.encoder.attn_implementation={kernel}",
-        f"model.compile.enabled={loop == 'textlab_compile'}",
-    ]
+    overrides = [f"trainer={settings.trainer}", "logger=none"]
+    if loop.startswith("textlab"):  # the trainer config's own attention kernel
+        overrides.append(f"model.compile.enabled={loop == 'textlab_compile'}")
+    else:
+        kernel = "eager" if loop == "bare_eager" else "sdpa"
+        overrides.append(f"backbone.encoder.attn_implementation={kernel}")
     cfg, model, datamodule = model_and_data(bench, width, *overrides)
     torch.set_float32_matmul_precision(cfg.get("float32_matmul_precision", "highest"))
     pad_id = datamodule.tokenizer.pad_token_id

@@ -211,8 +211,10 @@ class RunSchema:
 
     seed: int = 42
     float32_matmul_precision: str = "highest"
+    attn_implementation: str = "sdpa"
     rules: ClassVar[dict[str, Rule]] = {
-        "float32_matmul_precision": one_of("highest", "high", "medium")
+        "float32_matmul_precision": one_of("highest", "high", "medium"),
+        "attn_implementation": one_of("sdpa", "eager"),
     }
 
 

@@ -22,6 +22,7 @@ from src.callbacks.analyses import AfterFitAnalysis
 from src.callbacks.records import RunStatistics
 from src.callbacks.training import MetricHistory
 from src.config import build, build_datamodule, instantiate_group
+from src.models.module import check_max_length
 from src.runs.files import run_status
 from src.runs.lifecycle import Run, run_job
 from src.runs.loading import check_resume_checkpoint, resolve_checkpoint, run_dir_of
@@ -42,6 +43,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         datamodule = build_datamodule(cfg.data)
         datamodule.prepare_data()  # reads and validates every file before the model is built
         model = build(cfg.model, label_names=datamodule.label_names)
+        check_max_length(getattr(datamodule, "max_length", None), model.encoder)
         if resume:  # damaged, pickled code, or another model's: one line before fit
             check_resume_checkpoint(resume, model)
         earlier = run_status(run_dir_of(resume)) if resume else None

@@ -76,7 +76,12 @@ class PriorBiasInit(L.Callback):
                 type(pl_module).__name__,
             )
             return
-        set_prior_bias(pl_module, trainer.datamodule.train_dataset.labels)
+        dataset = getattr(trainer.datamodule, "train_dataset", None)
+        labels = getattr(dataset, "labels", None)
+        if labels is None:  # fit on bare dataloaders: the training labels are unknown here
+            log.info("prior bias: no DataModule with training labels; the bias is left at 0")
+            return
+        set_prior_bias(pl_module, labels)
 
 
 class BaseVsTuned(L.Callback):
