@@ -18,10 +18,10 @@ from typing import Any
 
 import hydra
 import numpy as np
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
-from src.baselines.estimators import fit_predict, sklearn_threads, threshold_settings
-from src.config import build, build_datamodule
+from src.baselines.estimators import fit_predict
+from src.config import RunSchema, ThresholdsSchema, build, build_datamodule, validated
 from src.runs.files import write_json
 from src.runs.lifecycle import Run, run_job
 from src.tasks import task_class
@@ -37,8 +37,10 @@ PREDICTIONS_JSON = "predictions.json"
 def run_baseline(cfg: DictConfig) -> dict[str, Any]:
     """Run the baseline ``cfg.baseline`` on ``cfg.data``; returns the metrics.json summary."""
     # settings first: a bad value fails in one line, before seeding or reading any data
-    threshold_metric, default_threshold = threshold_settings(cfg.get("thresholds"))
-    threads = sklearn_threads(cfg.get("sklearn_threads", 1))
+    thresholds = validated(
+        cfg.get("thresholds") or OmegaConf.create({}), ThresholdsSchema, "thresholds"
+    )
+    threads = validated(cfg, RunSchema).sklearn_threads
     task: Task = build(cfg.data.task)
     baseline = build(cfg.baseline)  # builds no encoder yet: nothing random is drawn
     with Run(cfg) as run:
@@ -49,11 +51,11 @@ def run_baseline(cfg: DictConfig) -> dict[str, Any]:
 
         log.info("baseline %s on %s (%s)", baseline.name, cfg.data._target_, task.name)
         predictions, timings = fit_predict(baseline, task, splits, threads)
-        metrics, thresholds = task.score_baseline(
-            predictions, splits, threshold_metric, default_threshold
+        metrics, tuned = task.score_baseline(
+            predictions, splits, thresholds.metric, thresholds.default
         )
-        if thresholds is not None:
-            write_json(run.dir / THRESHOLDS_FILE, thresholds)
+        if tuned is not None:
+            write_json(run.dir / THRESHOLDS_FILE, tuned)
         write_predictions(run.dir, task, predictions)
         finite = {k: float(v) for k, v in metrics.items() if v is not None and math.isfinite(v)}
         for logger in run.loggers:

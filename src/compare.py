@@ -2,15 +2,20 @@
 configurations of a sweep over seeds (mean ± std per cell, each pooling paired by seed with
 [CLS]: t-test, bootstrap interval, Holm correction across poolers).
 
+``sweep=[<folder>,<folder>]`` compares the jobs of several sweeps as one, for a sweep extended
+later with more seeds; job names then carry their folder's name.
+
 Writes ``comparison.md``, ``comparison.png`` and ``runs.csv`` (into the sweep folder unless
 ``out``) and prints the markdown.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import hydra
+import pandas as pd
 from omegaconf import DictConfig
 
 from src.errors import TextlabError, report_user_errors
@@ -21,20 +26,35 @@ from src.report.runs import load_runs
 OUTPUTS = ("comparison.md", "comparison.png", "runs.csv")
 
 
+def load_sweeps(folders: Sequence[str | Path]) -> pd.DataFrame:
+    """The jobs of one or more multirun folders; with several, ``job`` is ``<folder>/<n>``."""
+    if len(folders) == 1:
+        return load_runs(folders[0])
+    frames = []
+    for folder in map(Path, folders):
+        runs = load_runs(folder)
+        frames.append(runs.assign(job=folder.name + "/" + runs["job"].astype(str)))
+    return pd.concat(frames, ignore_index=True)
+
+
 def compare(
-    sweep: str | Path | None, out: str | Path | None = None, title: str | None = None
+    sweep: str | Path | Sequence[str | Path] | None,
+    out: str | Path | None = None,
+    title: str | None = None,
 ) -> str:
-    """Write the comparison of a multirun folder's jobs; returns the markdown."""
-    if not sweep:
+    """Write the comparison of the jobs of one multirun folder (or several); returns the
+    markdown."""
+    folders = [sweep] if isinstance(sweep, (str, Path)) else list(sweep or [])
+    if not folders:
         raise TextlabError(
             "sweep is required: python -m src.compare sweep=logs/<task>/multiruns/<time>"
         )
-    sweep = Path(sweep)
-    runs = load_runs(sweep)
-    out = Path(out) if out else sweep
+    runs = load_sweeps(folders)
+    out = Path(out) if out else Path(folders[0])
     out.mkdir(parents=True, exist_ok=True)
+    names = ", ".join(str(folder) for folder in folders)
     markdown = report_markdown(
-        title or f"Comparison of {sweep}", runs, summarise(runs), paired_differences(runs)
+        title or f"Comparison of {names}", runs, summarise(runs), paired_differences(runs)
     )
     (out / OUTPUTS[0]).write_text(markdown)
     plot_comparison(runs, out / OUTPUTS[1])
@@ -46,7 +66,8 @@ def compare(
 def main(cfg: DictConfig) -> None:
     with report_user_errors():
         markdown = compare(cfg.sweep, cfg.out, cfg.title)
-    out = Path(cfg.out or cfg.sweep)
+    sweep = cfg.sweep if isinstance(cfg.sweep, str) else cfg.sweep[0]
+    out = Path(cfg.out or sweep)
     print(markdown)
     print("written: " + ", ".join(str(out / name) for name in OUTPUTS), flush=True)
 

@@ -11,6 +11,7 @@ an integer, got abc``).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any, ClassVar, get_args, get_type_hints
@@ -109,6 +110,18 @@ def one_of(*options: Any) -> Rule:
 
 
 POSITIVE: Rule = (lambda v: v is None or v > 0, "a number > 0")
+NGRAMS: Rule = (
+    lambda v: len(v) == 2 and 1 <= v[0] <= v[1],
+    "[low, high] with 1 <= low <= high",
+)
+#: what per-label thresholds can maximise: F1, any F-beta (f2, f0.5), MCC, Youden's J
+THRESHOLD_METRIC: Rule = (
+    lambda v: (
+        str(v) in ("mcc", "youden")
+        or (re.fullmatch(r"f\d+(\.\d+)?", str(v)) is not None and float(str(v)[1:]) > 0)
+    ),
+    "f1, f2, f0.5 (any f<beta> with beta > 0), mcc or youden",
+)
 #: OmegaConf's type names in its conversion errors, as the messages say them
 KINDS = {
     "Integer": "an integer",
@@ -202,7 +215,10 @@ class ThresholdsSchema:
 
     metric: str = "f1"
     default: float = 0.5
-    rules: ClassVar[dict[str, Rule]] = {"default": between(0.0, 1.0)}
+    rules: ClassVar[dict[str, Rule]] = {
+        "metric": THRESHOLD_METRIC,
+        "default": between(0.0, 1.0),
+    }
 
 
 @dataclass
@@ -212,7 +228,10 @@ class RunSchema:
     seed: int = 42
     float32_matmul_precision: str = "highest"
     attn_implementation: str = "sdpa"
+    #: scikit-learn's OpenMP threads while fitting a baseline (null: no cap)
+    sklearn_threads: int | None = 1
     rules: ClassVar[dict[str, Rule]] = {
+        "sklearn_threads": at_least(1),
         "float32_matmul_precision": one_of("highest", "high", "medium"),
         "attn_implementation": one_of("sdpa", "eager"),
     }
@@ -229,9 +248,16 @@ SCHEMAS: dict[str, type] = {
 
 
 def register_schema(node: str, schema: type) -> type:
-    """Add a schema for a config node (and to Hydra's ConfigStore, group ``schema``)."""
+    """Add a schema for a config node, checked by ``check_config`` at the start of every run
+    (and to Hydra's ConfigStore, group ``schema``)."""
     SCHEMAS[node] = schema
-    ConfigStore.instance().store(group="schema", name=node or "run", node=schema)
+    return store_schema(node or "run", schema)
+
+
+def store_schema(name: str, schema: type) -> type:
+    """Put a schema in Hydra's ConfigStore (group ``schema``) without checking it for every
+    run: for nodes whose schema depends on their target (a baseline's options)."""
+    ConfigStore.instance().store(group="schema", name=name, node=schema)
     return schema
 
 
@@ -283,6 +309,9 @@ def validated(node: Any, schema: type, path: str = "") -> Any:
             value = message.removeprefix("Value ").split(" of type ")[0]
             kind = message.rsplit(" to ", 1)[-1].strip()
             raise TextlabError(f"{key} must be {KINDS.get(kind, kind)}, got {value}") from None
+        if " is not a valid bool " in message:  # "Value 'maybe' is not a valid bool (type str)"
+            value = message.removeprefix("Value ").split(" is not ")[0]
+            raise TextlabError(f"{key} must be true or false, got {value}") from None
         raise TextlabError(f"{key}: {message}") from None
     _check_rules(obj, path)
     return obj

@@ -78,7 +78,7 @@ def test_bad_settings_are_one_line_errors(make_cfg) -> None:
     with pytest.raises(TextlabError, match="active.strategies.bald: active.mc_passes"):
         build_strategy(cfg.active)
     cfg = make_cfg("thresholds.metric=f-one", name="active", tiny=False)
-    with pytest.raises(TextlabError, match="thresholds.metric: unknown threshold"):
+    with pytest.raises(TextlabError, match="thresholds.metric must be f1, f2, .*, got 'f-one'"):
         loop.check_supported(cfg)
     cfg = make_cfg("data=emotion", name="active", tiny=False)  # refused before any data is read
     with pytest.raises(TextlabError, match="needs a multi-label data set.*multiclass task"):

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from scipy import stats
 
-from src.compare import compare
+from src.compare import compare, load_sweeps
 from src.errors import TextlabError
 from src.report.compare import bootstrap_ci, paired_differences, summarise
 from src.report.runs import load_runs
@@ -109,3 +109,20 @@ def test_cli_takes_the_sweep_and_says_when_it_is_missing(sweep: Path, tmp_path: 
     assert missing.stderr.strip() == (
         "error: sweep is required: python -m src.compare sweep=logs/<task>/multiruns/<time>"
     )
+
+
+def test_sweeps_extended_with_more_seeds_compare_as_one(sweep: Path, tmp_path: Path) -> None:
+    more = tmp_path / "more"
+    for n, (model, auc) in enumerate((("cls_pooler", 0.95), ("avg_pooler", 0.97))):
+        make_job(more, n, [f"model={model}", "model.optimizer.lr=5e-5", "seed=5"], ok(auc))
+    done = run_module("src.compare", f"sweep=[{sweep},{more}]", f"out={tmp_path / 'both'}")
+    assert done.returncode == 0, done.stderr[-2000:]
+    runs = load_runs(sweep)
+    diffs = {d.metric: d for d in paired_differences(runs)}
+    both = {d.metric: d for d in paired_differences(load_sweeps([sweep, more]))}
+    assert both["test/auc_macro"].seeds == ["1", "2", "3", "5"]
+    np.testing.assert_allclose(
+        both["test/auc_macro"].differences, [*diffs["test/auc_macro"].differences, 0.02]
+    )
+    written = (tmp_path / "both" / "runs.csv").read_text()
+    assert "more/0" in written and f"{sweep.name}/0" in written

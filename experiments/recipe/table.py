@@ -1,7 +1,8 @@
 """The recipe study's table: per (lr, epochs) cell, the mean ± std over seeds of the validation
 objective (what the choice is made on) and the test scores, and the lowest macro-F1 at 0.5.
 
-    python experiments/recipe/table.py logs/recipe_jigsaw/multiruns/<time> > experiments/recipe/study.md
+    PYTHONPATH=. python experiments/recipe/table.py logs/recipe_jigsaw/multiruns/<time> \
+        > experiments/recipe/study.md
 """
 
 from __future__ import annotations

@@ -35,10 +35,9 @@ from src.active_learning.rounds import AimRounds
 from src.active_learning.settings import ActiveSettings, build_strategy
 from src.active_learning.strategies import MC_PROBS, NOTHING, PoolView, Strategy
 from src.callbacks.training import set_prior_bias
-from src.config import build, build_datamodule
+from src.config import ThresholdsSchema, build, build_datamodule, validated
 from src.data.batching import TokenizedDataset
 from src.errors import TextlabError
-from src.metrics.thresholds import metric_function
 from src.runs.lifecycle import Run
 from src.tasks.multilabel import MultilabelTask
 
@@ -119,10 +118,7 @@ def check_supported(cfg: DictConfig) -> None:
             f"active learning needs a multi-label data set (data=jigsaw, data=goemotions); "
             f"this one is a {task.name} task"
         )
-    try:
-        metric_function(str(cfg.thresholds.metric))
-    except ValueError as err:
-        raise TextlabError(f"thresholds.metric: {err}") from None
+    validated(cfg.thresholds, ThresholdsSchema, "thresholds")
 
 
 def _prepare(

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from hydra.errors import InstantiationException
 from omegaconf import DictConfig
 
 from src.active_learning.strategies import Strategy
-from src.config import build
+from src.config import Rule, at_least, build, one_of, store_schema, validated
 from src.errors import TextlabError
 
 STARTS = ("cold", "warm")
@@ -17,43 +17,35 @@ COLD_RESETS = ("model", "head")
 KEEP_WEIGHTS = ("last", "all")
 
 
-def _int(value: Any, key: str, minimum: int, optional: bool = False) -> int | None:
-    if value is None and optional:
-        return None
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise TextlabError(f"active.{key} must be an integer >= {minimum}, got {value!r}")
-    return value
-
-
-def _bool(value: Any, key: str) -> bool:
-    if not isinstance(value, bool):
-        raise TextlabError(f"active.{key} must be true or false, got {value!r}")
-    return value
-
-
-def _choice(value: Any, key: str, options: tuple[str, ...]) -> str:
-    if value not in options:
-        raise TextlabError(f"active.{key} must be one of {', '.join(options)}, got {value!r}")
-    return str(value)
-
-
-@dataclass(frozen=True)
+@dataclass
 class ActiveSettings:
-    """The loop's settings (``conf/active/default.yaml``), type-checked with one-line errors."""
+    """The loop's settings (``conf/active/default.yaml``), a schema checked in one line per
+    problem by ``src.config.validated`` (and in Hydra's ConfigStore as ``schema/active``)."""
 
-    strategy: str
-    rounds: int
-    query_size: int
-    initial_size: int
-    pool_size: int | None
-    start: str
-    cold_reset: str
-    resume: bool
-    run_dir: str | None
-    max_rounds_this_process: int | None
-    keep_weights: str
-    predict_batch_size: int
+    strategy: str = "random"
+    rounds: int = 10
+    query_size: int = 200
+    initial_size: int = 200
+    pool_size: int | None = None
+    start: str = "cold"
+    cold_reset: str = "model"
+    resume: bool = False
+    run_dir: str | None = None
+    max_rounds_this_process: int | None = None
+    keep_weights: str = "last"
+    predict_batch_size: int = 128
     prior_bias: bool = False
+    rules: ClassVar[dict[str, Rule]] = {
+        "rounds": at_least(0),
+        "query_size": at_least(1),
+        "initial_size": at_least(1),
+        "pool_size": at_least(2),
+        "start": one_of(*STARTS),
+        "cold_reset": one_of(*COLD_RESETS),
+        "max_rounds_this_process": at_least(1),
+        "keep_weights": one_of(*KEEP_WEIGHTS),
+        "predict_batch_size": at_least(1),
+    }
 
     @classmethod
     def from_cfg(cls, node: DictConfig) -> ActiveSettings:
@@ -62,23 +54,7 @@ class ActiveSettings:
             raise TextlabError(
                 f"active.strategy={node.strategy!r} is unknown; use one of {', '.join(names)}"
             )
-        return cls(
-            strategy=str(node.strategy),
-            rounds=_int(node.rounds, "rounds", 0),
-            query_size=_int(node.query_size, "query_size", 1),
-            initial_size=_int(node.initial_size, "initial_size", 1),
-            pool_size=_int(node.pool_size, "pool_size", 2, optional=True),
-            start=_choice(node.start, "start", STARTS),
-            cold_reset=_choice(node.cold_reset, "cold_reset", COLD_RESETS),
-            resume=bool(node.resume),
-            run_dir=None if node.run_dir is None else str(node.run_dir),
-            max_rounds_this_process=_int(
-                node.max_rounds_this_process, "max_rounds_this_process", 1, optional=True
-            ),
-            keep_weights=_choice(node.keep_weights, "keep_weights", KEEP_WEIGHTS),
-            predict_batch_size=_int(node.predict_batch_size, "predict_batch_size", 1),
-            prior_bias=_bool(node.get("prior_bias", False), "prior_bias"),
-        )
+        return validated(node, cls, "active")
 
     @property
     def budget(self) -> int:
@@ -104,6 +80,9 @@ class ActiveSettings:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+store_schema("active", ActiveSettings)
 
 
 def build_strategy(node: DictConfig) -> Strategy:

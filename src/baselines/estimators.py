@@ -11,10 +11,12 @@ serves beyond the task object's attributes.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import numpy as np
+from omegaconf import OmegaConf
 from sklearn.dummy import DummyClassifier
 from sklearn.feature_extraction import DictVectorizer
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -22,8 +24,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion
 from threadpoolctl import threadpool_limits
 
+from src.config import NGRAMS, POSITIVE, Rule, at_least, one_of, store_schema, validated
 from src.errors import TextlabError
-from src.metrics.thresholds import metric_function
 from src.tasks.base import TOKENS, Task
 
 if TYPE_CHECKING:
@@ -81,63 +83,6 @@ def fit_predict(
 
 
 # -- config values, checked so a typo fails in one line before any work --------------------
-def positive_number(value: Any, key: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise TextlabError(f"baseline.{key} must be a number > 0, got {value!r}")
-    return float(value)
-
-
-def positive_int(value: Any, key: str, optional: bool = False) -> int | None:
-    if value is None and optional:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise TextlabError(f"baseline.{key} must be an integer >= 1, got {value!r}")
-    return int(value)
-
-
-def ngram_range(value: Any, key: str) -> tuple[int, int]:
-    """``[low, high]`` with 1 <= low <= high."""
-    if (
-        not isinstance(value, Sequence)
-        or isinstance(value, str)
-        or len(value) != 2
-        or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)
-        or not 1 <= value[0] <= value[1]
-    ):
-        raise TextlabError(
-            f"baseline.{key} must be [low, high] with 1 <= low <= high, got {value!r}"
-        )
-    return int(value[0]), int(value[1])
-
-
-def choice(value: Any, key: str, options: Sequence[str]) -> str:
-    if value not in options:
-        raise TextlabError(f"baseline.{key} must be one of {list(options)}, got {value!r}")
-    return str(value)
-
-
-def sklearn_threads(value: Any) -> int | None:
-    """``sklearn_threads``: an integer >= 1, or None for no cap."""
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-        raise TextlabError(f"sklearn_threads must be an integer >= 1 or null, got {value!r}")
-    return value
-
-
-def threshold_settings(node: Mapping[str, Any] | None) -> tuple[str, float]:
-    """``thresholds: {metric, default}``: what multi-label thresholds tuned on validation
-    maximise, and the threshold of a label with nothing to tune."""
-    node = node or {}
-    metric = str(node.get("metric", "f1"))
-    try:
-        metric_function(metric)
-    except ValueError as err:
-        raise TextlabError(f"thresholds.metric: {err}") from None
-    default = node.get("default", 0.5)
-    if isinstance(default, bool) or not isinstance(default, int | float) or not 0 <= default <= 1:
-        raise TextlabError(f"thresholds.default must be in [0, 1], got {default!r}")
-    return metric, float(default)
-
-
 # -- dummy: the floor every model must beat -----------------------------------------------
 class ConstantFeatures:
     """One all-zero column per row: the dummy classifier ignores its input anyway."""
@@ -226,6 +171,35 @@ class WordFeatures:
         return self.vectorizer.transform(self._dicts(sentences))
 
 
+@dataclass
+class TfidfLRSchema:
+    """``baseline=tfidf_lr``: the settings of :class:`TfidfLR`."""
+
+    C: float = 4.0
+    word_ngrams: list[int] = field(default_factory=lambda: [1, 2])
+    char_ngrams: list[int] = field(default_factory=lambda: [2, 5])
+    min_df: int = 2
+    max_features: int | None = 200_000
+    token_char_ngrams: list[int] = field(default_factory=lambda: [2, 4])
+    token_window: int = 1
+    solver: str = "auto"
+    max_iter: int = 1000
+    rules: ClassVar[dict[str, Rule]] = {
+        "C": POSITIVE,
+        "word_ngrams": NGRAMS,
+        "char_ngrams": NGRAMS,
+        "min_df": at_least(1),
+        "max_features": at_least(1),
+        "token_char_ngrams": NGRAMS,
+        "token_window": at_least(1),
+        "solver": one_of(*SOLVERS),
+        "max_iter": at_least(1),
+    }
+
+
+store_schema("baseline_tfidf_lr", TfidfLRSchema)
+
+
 class TfidfLR:
     """Word 1-2 grams + char_wb 2-5 grams TF-IDF (sublinear tf) and a one-vs-rest /
     multinomial logistic regression; hand-made per-word features for token tasks."""
@@ -244,15 +218,17 @@ class TfidfLR:
         solver: str = "auto",
         max_iter: int = 1000,
     ) -> None:
-        self.C = positive_number(C, "C")
-        self.word_ngrams = ngram_range(list(word_ngrams), "word_ngrams")
-        self.char_ngrams = ngram_range(list(char_ngrams), "char_ngrams")
-        self.min_df = positive_int(min_df, "min_df")
-        self.max_features = positive_int(max_features, "max_features", optional=True)
-        self.token_char_ngrams = ngram_range(list(token_char_ngrams), "token_char_ngrams")
-        self.token_window = positive_int(token_window, "token_window")
-        self.solver = choice(solver, "solver", SOLVERS)
-        self.max_iter = positive_int(max_iter, "max_iter")
+        settings = {k: v for k, v in locals().items() if k not in ("self", "__class__")}
+        checked = validated(OmegaConf.create(settings), TfidfLRSchema, "baseline")
+        self.C = checked.C
+        self.word_ngrams = tuple(checked.word_ngrams)
+        self.char_ngrams = tuple(checked.char_ngrams)
+        self.min_df = checked.min_df
+        self.max_features = checked.max_features
+        self.token_char_ngrams = tuple(checked.token_char_ngrams)
+        self.token_window = checked.token_window
+        self.solver = checked.solver
+        self.max_iter = checked.max_iter
 
     def featurizer(self, task: Task) -> Featurizer:
         if task.output == TOKENS:

@@ -16,18 +16,18 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from src.baselines.estimators import choice, positive_int, positive_number
-from src.config import build
+from src.config import POSITIVE, Rule, at_least, build, one_of, store_schema, validated
 from src.errors import TextlabError
 from src.models.encoders import resolve_model_path
 from src.models.poolers import POOLERS, build_pooler
@@ -218,7 +218,32 @@ def frozen_pooling(value: Any) -> str:
             f"baseline.pooling={value} has learned weights, which a frozen encoder never "
             f"trains; use one of {list(FROZEN_POOLERS)}"
         )
-    return choice(value, "pooling", FROZEN_POOLERS)
+    if value not in FROZEN_POOLERS:
+        raise TextlabError(f"baseline.pooling must be one of {list(FROZEN_POOLERS)}, got {value!r}")
+    return str(value)
+
+
+@dataclass
+class FrozenLRSchema:
+    """``baseline=frozen_lr``: the settings of :class:`FrozenEncoderLR` (its ``backbone`` is
+    the run's, checked with it)."""
+
+    C: float = 1.0
+    max_iter: int = 1000
+    batch_size: int = 64
+    max_length: int = 128
+    bf16: bool = True
+    device: str = "auto"
+    rules: ClassVar[dict[str, Rule]] = {
+        "C": POSITIVE,
+        "max_iter": at_least(1),
+        "batch_size": at_least(1),
+        "max_length": at_least(1),
+        "device": one_of("auto", "cpu", "cuda"),
+    }
+
+
+store_schema("baseline_frozen_lr", FrozenLRSchema)
 
 
 class FrozenEncoderLR:
@@ -239,13 +264,17 @@ class FrozenEncoderLR:
         device: str = "auto",
     ) -> None:
         self.pooling = frozen_pooling(pooling)
-        self.C = positive_number(C, "C")
-        self.max_iter = positive_int(max_iter, "max_iter")
-        self.batch_size = positive_int(batch_size, "batch_size")
-        self.max_length = positive_int(max_length, "max_length (data.max_length)")
-        self.bf16 = bool(bf16)
+        settings = dict(C=C, max_iter=max_iter, batch_size=batch_size, max_length=max_length)
+        checked = validated(
+            OmegaConf.create({**settings, "bf16": bf16, "device": device}),
+            FrozenLRSchema,
+            "baseline",
+        )
+        self.C, self.max_iter = checked.C, checked.max_iter
+        self.batch_size, self.max_length = checked.batch_size, checked.max_length
+        self.bf16 = checked.bf16
         self.cache_dir = cache_dir
-        self.device = choice(device, "device", ["auto", "cpu", "cuda"])
+        self.device = checked.device
         self.backbone = backbone
         self.backbone_path = str(backbone.get("name_or_path", backbone.get("name", "")))
         self._loaded: tuple[Any, Any] | None = None

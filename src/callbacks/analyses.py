@@ -21,14 +21,15 @@ import lightning.pytorch as L
 import numpy as np
 import torch
 import torch.distributed as dist
+from omegaconf import OmegaConf
 from sklearn.metrics import confusion_matrix
 
 from src.callbacks.training import MetricHistory
-from src.errors import TextlabError
+from src.config import Rule, ThresholdsSchema, at_least, store_schema, validated
 from src.metrics.calibration import apply_temperatures, fit_temperatures, per_label_ece
 from src.metrics.multiclass import multiclass_scores
 from src.metrics.multilabel import Threshold, scores_at_thresholds
-from src.metrics.thresholds import ThresholdTuning, metric_function, tune_thresholds
+from src.metrics.thresholds import ThresholdTuning, tune_thresholds
 from src.plots import plot_confusion_matrix, write_run_plots
 from src.runs.files import write_json
 from src.tasks.base import Task
@@ -202,18 +203,9 @@ class TuneThresholds(AfterFitAnalysis):
 
     def __init__(self, enabled: bool = True, metric: str = "f1", default: float = 0.5) -> None:
         super().__init__(enabled)
-        try:
-            metric_function(str(metric))
-        except ValueError as err:
-            raise TextlabError(f"callbacks.thresholds.metric: {err}") from None
-        if (
-            isinstance(default, bool)
-            or not isinstance(default, int | float)
-            or not 0 <= default <= 1
-        ):
-            raise TextlabError(f"callbacks.thresholds.default must be in [0, 1], got {default!r}")
-        self.metric = str(metric)
-        self.default = float(default)
+        settings = OmegaConf.create({"metric": metric, "default": default})
+        checked = validated(settings, ThresholdsSchema, "callbacks.thresholds")
+        self.metric, self.default = checked.metric, checked.default
         self.tuning: ThresholdTuning | None = None
 
     def analyse(self, predictions, label_names, run_dir, trainer, state) -> dict[str, Any]:
@@ -239,6 +231,18 @@ class TuneThresholds(AfterFitAnalysis):
         }
 
 
+@dataclass
+class CalibrationSchema:
+    """``callbacks.calibration``: reliability bins, and whether to fit temperatures."""
+
+    bins: int = 15
+    temperature_scaling: bool = True
+    rules: ClassVar[dict[str, Rule]] = {"bins": at_least(1)}
+
+
+store_schema("callbacks_calibration", CalibrationSchema)
+
+
 class Calibration(AfterFitAnalysis):
     """Expected calibration error per label on validation and test; with temperature scaling,
     one temperature per label fitted on validation and the test ECE after scaling."""
@@ -247,10 +251,9 @@ class Calibration(AfterFitAnalysis):
 
     def __init__(self, enabled: bool = True, bins: int = 15, temperature_scaling: bool = True):
         super().__init__(enabled)
-        if isinstance(bins, bool) or not isinstance(bins, int) or bins < 1:
-            raise TextlabError(f"callbacks.calibration.bins must be an integer >= 1, got {bins!r}")
-        self.bins = bins
-        self.temperature_scaling = bool(temperature_scaling)
+        settings = OmegaConf.create({"bins": bins, "temperature_scaling": temperature_scaling})
+        checked = validated(settings, CalibrationSchema, "callbacks.calibration")
+        self.bins, self.temperature_scaling = checked.bins, checked.temperature_scaling
         self.scaled_test_probs: np.ndarray | None = None
 
     def analyse(self, predictions, label_names, run_dir, trainer, state) -> dict[str, Any]:
