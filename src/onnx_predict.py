@@ -17,9 +17,10 @@ import hydra
 from omegaconf import DictConfig
 
 from src.config import Rule, at_least, one_of, validated
-from src.deploy.backends import AUTO, ONNX_FP32, ONNX_INT8, load_predictor
+from src.deploy.backends import AUTO, ONNX_FP32, ONNX_INT8
 from src.deploy.folder import export_folders
 from src.deploy.predictors import texts_of
+from src.deploy.references import load_predictor
 from src.errors import report_user_errors
 
 ONNX_BACKENDS = (ONNX_FP32, ONNX_INT8)

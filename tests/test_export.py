@@ -14,9 +14,9 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from src.deploy.backends import load_predictor
 from src.deploy.export import export_run
 from src.deploy.folder import open_export_folder
+from src.deploy.references import load_predictor
 from src.deploy.torch_predictors import load_hf_model
 from src.errors import TextlabError
 from src.metrics.multilabel import multilabel_scores

@@ -197,7 +197,8 @@ def test_every_backend_and_auto(exported: dict, tmp_path: Path) -> None:
 
 
 def test_auto_follows_this_machines_measurements(exported: dict, tmp_path: Path) -> None:
-    from src.deploy.backends import choose_backend, load_predictor, machine
+    from src.deploy.backends import choose_backend, machine
+    from src.deploy.references import load_predictor
 
     record = tmp_path / "measured.json"
     speeds = {"pytorch-fp32": 60.0, "pytorch-bf16": 50.0, "onnx-fp32": 55.0, "onnx-int8": 80.0}
@@ -258,7 +259,7 @@ def test_model_calls_are_capped_in_padded_tokens() -> None:
 
 
 def test_onnx_threads_do_not_spin(exported: dict) -> None:
-    from src.deploy.backends import load_predictor
+    from src.deploy.references import load_predictor
 
     predictor = load_predictor(exported["onnx"], "onnx-fp32")
     options = predictor.session.get_session_options()

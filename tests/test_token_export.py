@@ -13,8 +13,8 @@ import pytest
 import torch
 
 from src.config import build
-from src.deploy.backends import load_predictor
 from src.deploy.export import export_run
+from src.deploy.references import load_predictor
 from src.deploy.torch_predictors import load_hf_model, predict_token_spans
 from src.errors import TextlabError
 from src.runs.loading import load_run

@@ -31,8 +31,9 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from src.deploy.backends import AUTO, load_predictor
+from src.deploy.backends import AUTO
 from src.deploy.predictors import Predictor, check_texts
+from src.deploy.references import load_predictor
 from src.errors import TextlabError
 from src.tasks.formats import TUNED, Prediction
 
