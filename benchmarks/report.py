@@ -1,4 +1,4 @@
-"""Turn the per-configuration results into ratios against the issue's goals, as JSON + markdown."""
+"""Turn the per-configuration results into ratios against the speed goals, as JSON + markdown."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def _ratio(a: float | None, b: float | None) -> float | None:
 
 
 def comparisons(results: dict[str, dict[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
-    """The headline ratio of each comparison and whether it meets the issue's goal."""
+    """The headline ratio of each comparison and whether it meets its goal."""
     out: dict[str, dict[str, Any]] = {}
     loop = results.get("loop", {})
     if {"lightning", "bare"} <= loop.keys():
