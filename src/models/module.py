@@ -154,7 +154,11 @@ class EncoderModule(L.LightningModule):
         self._encoder_inputs = accepted_inputs(encoder)
 
     def _finish_init(self) -> None:
-        """After the head: the loss and the score accumulators (no parameters, no RNG)."""
+        """After ``save_hyperparameters`` and the head: plain hyperparameters (checkpoints load
+        weights-only), the loss and the score accumulators (no parameters, no RNG)."""
+        self.hparams["freeze"] = plain_dict(self.hparams.get("freeze"))
+        self.hparams["compile"] = self.compile_settings
+        self.hparams["label_names"] = self.label_names
         self.loss_fn = self.task.loss(self.label_names)
         self.val_scores = self.task.scores(self.label_names)
         self.test_scores = self.task.scores(self.label_names)
@@ -277,9 +281,6 @@ class PooledClassifier(EncoderModule):
             compile,
         )
         self.save_hyperparameters(ignore=["encoder", "task", "optimizer", "scheduler"])
-        self.hparams["freeze"] = plain_dict(freeze)  # plain: checkpoints load weights-only
-        self.hparams["compile"] = self.compile_settings
-        self.hparams["label_names"] = self.label_names
         self.pooler = build_pooler(pooling, encoder.config, pooling_layers)
         self.head = TanhProjectionHead(self.pooler.out_size, len(label_names), dropout)
         self._finish_init()
@@ -331,9 +332,6 @@ class TokenTagger(EncoderModule):
             compile,
         )
         self.save_hyperparameters(ignore=["encoder", "task", "optimizer", "scheduler"])
-        self.hparams["freeze"] = plain_dict(freeze)
-        self.hparams["compile"] = self.compile_settings
-        self.hparams["label_names"] = self.label_names
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(encoder.config.hidden_size, len(label_names))
         self._finish_init()
