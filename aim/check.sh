@@ -6,6 +6,7 @@
 #   d. a tiny training run logged through the tracking server (aim://127.0.0.1:53800)
 #   e. the UI's REST API lists that run under its experiment
 #   f. a headless-Chromium screenshot of the runs page -> aim/screenshot_tracking_server.png
+#      (or $TEXTLAB_AIM_SCREENSHOT)
 #   g. everything stopped and removed, also on failure
 # Exit: 0 passed; 77 no Docker daemon can be started here (tests skip on it); else failed.
 # Images (and the daemon's data-root) are cached in $TEXTLAB_AIM_DOCKER_CACHE, so a second run
@@ -18,7 +19,7 @@ PY=$ROOT/.venv/bin/python
 CACHE=${TEXTLAB_AIM_DOCKER_CACHE:-/tmp/textlab-aim-docker}
 PROJECT=textlab-aim-check  # compose project name: never touches a user's own `aim` stack
 LOCAL_BASE=textlab-python-base:bookworm
-SCREENSHOT=$HERE/screenshot_tracking_server.png
+SCREENSHOT=${TEXTLAB_AIM_SCREENSHOT:-$HERE/screenshot_tracking_server.png}  # tests: a tmp file
 TASK=docker_check
 UI=http://127.0.0.1:43800
 SKIP=77

@@ -1,6 +1,7 @@
 """`python -m src.compare sweep=<multirun folder> [out=DIR] [title=...]`: compare the
 configurations of a sweep over seeds (mean ± std per cell, each pooling paired by seed with
-[CLS]: t-test, bootstrap interval, Holm correction across poolers).
+[CLS]: t-test, bootstrap interval, Holm correction across poolers), on the headline test
+metrics of the sweep's task.
 
 ``sweep=[<folder>,<folder>]`` compares the jobs of several sweeps as one, for a sweep extended
 later with more seeds; job names then carry their folder's name.
@@ -19,7 +20,7 @@ import pandas as pd
 from omegaconf import DictConfig
 
 from src.errors import TextlabError, report_user_errors
-from src.report.compare import paired_differences, summarise
+from src.report.compare import comparison_metrics, paired_differences, summarise
 from src.report.render import plot_comparison, report_markdown
 from src.report.runs import load_runs
 
@@ -53,11 +54,16 @@ def compare(
     out = Path(out) if out else Path(folders[0])
     out.mkdir(parents=True, exist_ok=True)
     names = ", ".join(str(folder) for folder in folders)
+    metrics = comparison_metrics(runs)
     markdown = report_markdown(
-        title or f"Comparison of {names}", runs, summarise(runs), paired_differences(runs)
+        title or f"Comparison of {names}",
+        runs,
+        summarise(runs, metrics),
+        paired_differences(runs, metrics=metrics),
+        metrics,
     )
     (out / OUTPUTS[0]).write_text(markdown)
-    plot_comparison(runs, out / OUTPUTS[1])
+    plot_comparison(runs, out / OUTPUTS[1], metrics)
     runs.to_csv(out / OUTPUTS[2], index=False)
     return markdown
 

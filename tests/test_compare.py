@@ -6,13 +6,20 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 from scipy import stats
 
 from src.compare import compare, load_sweeps
 from src.errors import TextlabError
-from src.report.compare import bootstrap_ci, paired_differences, summarise
+from src.report.compare import (
+    METRICS,
+    bootstrap_ci,
+    comparison_metrics,
+    paired_differences,
+    summarise,
+)
 from src.report.runs import load_runs
 from tests.conftest import run_module
 
@@ -126,3 +133,33 @@ def test_sweeps_extended_with_more_seeds_compare_as_one(sweep: Path, tmp_path: P
     )
     written = (tmp_path / "both" / "runs.csv").read_text()
     assert "more/0" in written and f"{sweep.name}/0" in written
+
+
+def test_the_comparison_shows_the_headline_metrics_of_the_sweeps_task(tmp_path: Path) -> None:
+    # a multi-class sweep (emotion): accuracy, macro- and weighted-F1, no AUC
+    for n, (model, seed, acc) in enumerate(
+        [("cls_pooler", 1, 0.90), ("cls_pooler", 2, 0.92), ("max_pooler", 1, 0.93)]
+        + [("max_pooler", 2, 0.91)]
+    ):
+        metrics = {"test/accuracy": acc, "test/f1_macro": acc - 0.1, "test/f1_weighted": acc}
+        make_job(
+            tmp_path / "sweep",
+            n,
+            [f"model={model}", f"seed={seed}"],
+            {"status": "success", "metrics": metrics},
+        )
+    runs = load_runs(tmp_path / "sweep")
+    assert comparison_metrics(runs) == ("test/accuracy", "test/f1_macro", "test/f1_weighted")
+    markdown = compare(tmp_path / "sweep", tmp_path / "out")
+    assert "test/accuracy" in markdown and "test/auc_macro" not in markdown
+    diffs = {d.metric: d for d in paired_differences(runs, metrics=comparison_metrics(runs))}
+    np.testing.assert_allclose(diffs["test/accuracy"].differences, [0.03, -0.01], atol=1e-12)
+    # token taggers lead with F1; multi-label sweeps keep AUC, macro- and micro-F1
+    token = pd.DataFrame({"test/f1": [0.7], "test/precision": [0.8], "test/recall": [0.6]})
+    assert comparison_metrics(token)[0] == "test/f1"
+    assert comparison_metrics(load_runs(_multilabel_sweep(tmp_path / "ml"))) == METRICS
+
+
+def _multilabel_sweep(folder: Path) -> Path:
+    make_job(folder, 0, ["model=cls_pooler", "seed=1"], ok(0.9))
+    return folder

@@ -86,13 +86,15 @@ def failures_table(runs: pd.DataFrame) -> str:
     return markdown_table(["job", "cell", "pooling", "seed", "status", "error"], rows)
 
 
-def report_markdown(title: str, runs: pd.DataFrame, summary: pd.DataFrame, diffs) -> str:
+def report_markdown(
+    title: str, runs: pd.DataFrame, summary: pd.DataFrame, diffs, metrics=METRICS
+) -> str:
     return (
         "\n\n".join(
             [
                 f"# {title}",
                 "## Mean ± std over seeds (test split)",
-                summary_table(summary),
+                summary_table(summary, metrics),
                 "## Paired difference: each pooling − [CLS], by seed (p Holm-corrected "
                 "across the poolings of a cell and metric)",
                 differences_table(diffs)

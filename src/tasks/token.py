@@ -51,7 +51,7 @@ class TokenTask(Task):
     name: ClassVar[str] = "token"
     output: ClassVar[str] = TOKENS
     prog_bar: ClassVar[frozenset[str]] = frozenset({"f1"})
-    headline: ClassVar[tuple[str, ...]] = ("precision", "recall", "f1", "accuracy")
+    headline: ClassVar[tuple[str, ...]] = ("f1", "precision", "recall", "accuracy")
 
     def __init__(self, scheme: str = "bio", class_weights: Sequence[float] | None = None) -> None:
         if scheme not in SCHEMES:
