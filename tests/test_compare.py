@@ -20,6 +20,7 @@ from src.report.compare import (
     paired_differences,
     summarise,
 )
+from src.report.render import distinct_overrides
 from src.report.runs import load_runs
 from tests.conftest import run_module
 
@@ -163,3 +164,9 @@ def test_the_comparison_shows_the_headline_metrics_of_the_sweeps_task(tmp_path: 
 def _multilabel_sweep(folder: Path) -> Path:
     make_job(folder, 0, ["model=cls_pooler", "seed=1"], ok(0.9))
     return folder
+
+
+def test_figure_ticks_name_what_tells_the_cells_apart() -> None:
+    cells = ["experiment=emotion lr=1e-4 epochs=3", "experiment=emotion lr=5e-5 epochs=3"]
+    assert distinct_overrides(cells) == ["lr=1e-4", "lr=5e-5"]
+    assert distinct_overrides(["default"]) == ["default"]

@@ -108,11 +108,21 @@ def report_markdown(
     )
 
 
+def distinct_overrides(cells: list[str]) -> list[str]:
+    """Each cell without the overrides every cell shares (what tells the cells apart)."""
+    if len(cells) < 2:
+        return cells
+    shared = set.intersection(*(set(cell.split()) for cell in cells))
+    return [" ".join(t for t in cell.split() if t not in shared) or cell for cell in cells]
+
+
 def plot_comparison(runs: pd.DataFrame, path: str | Path, metrics=METRICS) -> Path:
     """One panel per metric: each seed a dot, poolings side by side, seeds joined by a line."""
     ok = runs[runs["status"] == "success"]
     fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 3.8), squeeze=False)
     cells = sorted(ok["cell"].unique())
+    colours = {p: f"C{i}" for i, p in enumerate(sorted(ok["pooling"].unique()))}
+    labelled: set[str] = set()
     for ax, metric in zip(axes[0], metrics, strict=True):
         for c, cell in enumerate(cells):
             group = ok[ok["cell"] == cell]
@@ -124,8 +134,14 @@ def plot_comparison(runs: pd.DataFrame, path: str | Path, metrics=METRICS) -> Pa
             for _, values in table.iterrows():
                 ax.plot(xs, values[poolings].to_numpy(), color="0.75", zorder=1)
             for x, pooling in zip(xs, poolings, strict=True):
+                first = pooling not in labelled
+                labelled.add(pooling)
                 ax.scatter(
-                    [x] * len(table), table[pooling], label=pooling if c == 0 else None, zorder=2
+                    [x] * len(table),
+                    table[pooling],
+                    color=colours[pooling],
+                    label=pooling if first else None,
+                    zorder=2,
                 )
                 ax.errorbar(
                     x + 0.06,
@@ -135,8 +151,10 @@ def plot_comparison(runs: pd.DataFrame, path: str | Path, metrics=METRICS) -> Pa
                     capsize=4,
                     zorder=3,
                 )
-        ax.set_xticks(range(len(cells)), [cell[:28] for cell in cells], rotation=15, fontsize=7)
+        ticks = [cell[:28] for cell in distinct_overrides(cells)]
+        ax.set_xticks(range(len(cells)), ticks, rotation=15, fontsize=7)
         ax.set_title(metric)
+        labelled.clear()
         ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
