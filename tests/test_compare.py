@@ -170,3 +170,15 @@ def test_figure_ticks_name_what_tells_the_cells_apart() -> None:
     cells = ["experiment=emotion lr=1e-4 epochs=3", "experiment=emotion lr=5e-5 epochs=3"]
     assert distinct_overrides(cells) == ["lr=1e-4", "lr=5e-5"]
     assert distinct_overrides(["default"]) == ["default"]
+
+
+def test_tuned_threshold_f1_from_statistics_joins_the_comparison(tmp_path: Path) -> None:
+    for n, (model, tuned) in enumerate([("cls_pooler", 0.40), ("mean_pooler", 0.43)]):
+        make_job(tmp_path, n, [f"model={model}", "seed=1"], ok(0.9))
+        statistics = {"evaluation": {"test": {"tuned": {"f1_macro": tuned, "f1_micro": 0.5}}}}
+        (tmp_path / str(n) / "statistics.json").write_text(json.dumps(statistics))
+    runs = load_runs(tmp_path)
+    assert list(runs["test/tuned/f1_macro"]) == [0.40, 0.43]
+    assert comparison_metrics(runs) == (*METRICS, "test/tuned/f1_macro", "test/tuned/f1_micro")
+    diffs = {d.metric: d for d in paired_differences(runs, metrics=comparison_metrics(runs))}
+    assert diffs["test/tuned/f1_macro"].mean == pytest.approx(0.03)

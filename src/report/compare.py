@@ -21,18 +21,17 @@ from src.tasks import TASKS, task_class
 METRICS = ("test/auc_macro", "test/f1_macro", "test/f1_micro")
 
 
-def comparison_metrics(runs: pd.DataFrame, count: int = 3) -> tuple[str, ...]:
-    """The test metrics a comparison shows: the first ``count`` untuned headline metrics of
-    the task whose headline the runs hold most of (multi-label AUC, macro- and micro-F1;
-    multi-class accuracy, macro- and weighted-F1; token F1, precision and recall)."""
-    best: tuple[str, ...] = METRICS
-    best_found = sum(metric in runs for metric in METRICS)
+def comparison_metrics(runs: pd.DataFrame) -> tuple[str, ...]:
+    """The test metrics a comparison shows: the headline metrics of the sweep's task (the task
+    whose headline the runs hold most of) that the runs hold. Multi-label: AUC, macro- and
+    micro-F1 at 0.5, and at tuned thresholds where the runs tuned them; multi-class: accuracy,
+    macro- and weighted-F1; token: F1, precision, recall, accuracy."""
+    best: tuple[str, ...] = ()
     for name in TASKS:
-        headline = [f"test/{m}" for m in task_class(name).headline if "/" not in m][:count]
-        found = sum(metric in runs for metric in headline)
-        if found > best_found:
-            best, best_found = tuple(headline), found
-    return best
+        present = tuple(m for m in (f"test/{h}" for h in task_class(name).headline) if m in runs)
+        if len(present) > len(best):
+            best = present
+    return best or METRICS
 
 
 def summarise(runs: pd.DataFrame, metrics: tuple[str, ...] = METRICS) -> pd.DataFrame:

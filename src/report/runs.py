@@ -1,4 +1,5 @@
-"""Read the jobs of a multirun folder into one table: overrides, status, final metrics.
+"""Read the jobs of a multirun folder into one table: overrides, status, final metrics (and
+the test F1 at tuned thresholds, where a run tuned them).
 
 Every job of the sweep is listed, also those that did not finish: a job killed outright (its
 ``metrics.json`` still says ``running`` but its process is gone) is ``interrupted``, a job
@@ -14,8 +15,9 @@ import pandas as pd
 import yaml
 from omegaconf import OmegaConf
 
+from src.callbacks.records import STATISTICS_FILE
 from src.errors import TextlabError
-from src.runs.files import run_status
+from src.runs.files import read_json_file, run_status
 
 #: ``model=`` options whose pooling is not their name without ``_pooler``
 MODEL_POOLING = {"avg_pooler": "mean"}
@@ -69,6 +71,20 @@ def planned_jobs(folder: Path) -> list[list[str]] | None:
     return [list(job) for batch in batches for job in batch]
 
 
+def _tuned_test_scores(job: Path) -> dict[str, float]:
+    """Test F1 at the per-label thresholds tuned on validation (``statistics.json``), for runs
+    whose threshold analysis ran: ``test/tuned/f1_macro`` and ``test/tuned/f1_micro``."""
+    statistics = read_json_file(job / STATISTICS_FILE)
+    if not isinstance(statistics, dict):
+        return {}
+    tuned = ((statistics.get("evaluation") or {}).get("test") or {}).get("tuned") or {}
+    return {
+        f"test/tuned/{key}": float(tuned[key])
+        for key in ("f1_macro", "f1_micro")
+        if isinstance(tuned.get(key), (int, float))
+    }
+
+
 def _row(job: str, overrides: dict[str, str], pooling: str, summary: dict) -> dict:
     cell = " ".join(f"{k}={v}" for k, v in sorted(overrides.items()) if k not in NOT_A_CELL)
     return {
@@ -99,7 +115,8 @@ def load_runs(folder: str | Path) -> pd.DataFrame:
     rows = []
     for job in jobs:
         overrides = _overrides(job)
-        rows.append(_row(job.name, overrides, _pooling(job, overrides), run_status(job) or {}))
+        row = _row(job.name, overrides, _pooling(job, overrides), run_status(job) or {})
+        rows.append({**row, **_tuned_test_scores(job)} if row["status"] == "success" else row)
     started = {job.name for job in jobs}
     for number, job_overrides in enumerate(planned):
         if str(number) in started:
