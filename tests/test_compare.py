@@ -182,3 +182,11 @@ def test_tuned_threshold_f1_from_statistics_joins_the_comparison(tmp_path: Path)
     assert comparison_metrics(runs) == (*METRICS, "test/tuned/f1_macro", "test/tuned/f1_micro")
     diffs = {d.metric: d for d in paired_differences(runs, metrics=comparison_metrics(runs))}
     assert diffs["test/tuned/f1_macro"].mean == pytest.approx(0.03)
+
+
+def test_a_token_tagger_sweep_has_no_pooling_to_pair(tmp_path: Path) -> None:
+    make_job(tmp_path, 0, ["seed=1"], {"status": "success", "metrics": {"test/f1": 0.7}})
+    tagger = {"model": {"_target_": "src.models.module.TokenTagger", "dropout": 0.1}}
+    (tmp_path / "0" / "config.yaml").write_text(yaml.safe_dump(tagger))
+    runs = load_runs(tmp_path)
+    assert list(runs["pooling"]) == ["none"] and paired_differences(runs) == []

@@ -23,6 +23,7 @@ from src.runs.files import read_json_file, run_status
 MODEL_POOLING = {"avg_pooler": "mean"}
 NOT_A_CELL = ("seed", "model", "model.pooling")
 NOT_STARTED = "not started"
+NO_POOLING = "none"
 BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
 
 
@@ -36,13 +37,13 @@ def _overrides(job: Path) -> dict[str, str]:
 
 
 def _pooling(job: Path, overrides: dict[str, str]) -> str:
-    """The job's pooling: its resolved config says it; a job that never wrote one is read from
-    its overrides (``model=max_pooler`` -> ``max``)."""
+    """The job's pooling: its resolved config says it (``none`` for a model without one, a token
+    tagger); a job that never wrote one is read from its overrides (``model=max_pooler`` ->
+    ``max``)."""
     config = job / "config.yaml"
     if config.is_file():
         model = yaml.safe_load(config.read_text()).get("model") or {}
-        if "pooling" in model:
-            return str(model["pooling"])
+        return str(model["pooling"]) if "pooling" in model else NO_POOLING
     if "model.pooling" in overrides:
         return overrides["model.pooling"]
     if "model" in overrides:
