@@ -122,8 +122,8 @@ def plot_comparison(runs: pd.DataFrame, path: str | Path, metrics=METRICS) -> Pa
     fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 3.8), squeeze=False)
     cells = sorted(ok["cell"].unique())
     colours = {p: f"C{i}" for i, p in enumerate(sorted(ok["pooling"].unique()))}
-    labelled: set[str] = set()
     for ax, metric in zip(axes[0], metrics, strict=True):
+        labelled: set[str] = set()  # each pooling in this panel's legend once
         for c, cell in enumerate(cells):
             group = ok[ok["cell"] == cell]
             if metric not in group:
@@ -154,7 +154,6 @@ def plot_comparison(runs: pd.DataFrame, path: str | Path, metrics=METRICS) -> Pa
         ticks = [cell[:28] for cell in distinct_overrides(cells)]
         ax.set_xticks(range(len(cells)), ticks, rotation=15, fontsize=7)
         ax.set_title(metric)
-        labelled.clear()
         ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
