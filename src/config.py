@@ -150,12 +150,14 @@ class ModelSchema:
     dropout: float = 0.1
     weight_decay: float = 0.01
     pooling_layers: int = 4
+    mix_layers: int = 1
     optimizer: OptimizerSchema = field(default_factory=OptimizerSchema)
     scheduler: SchedulerSchema | None = None
     rules: ClassVar[dict[str, Rule]] = {
         "dropout": (lambda v: 0 <= v < 1, "a number in [0, 1)"),
         "weight_decay": at_least(0, "a number"),
         "pooling_layers": at_least(1),
+        "mix_layers": at_least(1),
     }
 
 

@@ -8,6 +8,7 @@ import hydra
 import pytest
 import torch
 
+from src.config import build
 from src.errors import TextlabError
 from src.models.module import TanhProjectionHead, decay_groups, linear_warmup_decay
 from src.models.poolers import POOLERS, build_pooler
@@ -79,6 +80,30 @@ def test_padding_never_changes_a_texts_logits(make_cfg, backbone: str, pooling: 
         alone = model(short, torch.ones(1, 4, dtype=torch.long))
         padded = model(batch, mask)[:1]
     torch.testing.assert_close(padded, alone, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("backbone", ["tiny_bert", "tiny_distilbert"])
+def test_token_tagger_layer_mix(make_cfg, backbone: str) -> None:
+    """``model.mix_layers``: the tagger starts on the plain average of the last layers' token
+    vectors, a word's logits do not depend on the padding around it, and too many layers is
+    one line."""
+    cfg = make_cfg(f"backbone={backbone}", "data=wnut17", "model=token_tagger")
+    cfg.model.mix_layers = 2
+    model = hydra.utils.instantiate(cfg.model, label_names=LABELS).eval()
+    ids = torch.randint(1000, 2000, (1, 6))
+    mask = torch.ones(1, 6, dtype=torch.long)
+    with torch.no_grad():
+        states = model.encode(ids, mask, output_hidden_states=True).hidden_states
+        average = model.head((states[-1] + states[-2]) / 2)
+        torch.testing.assert_close(model(ids, mask), average)
+        model.layer_logits.copy_(torch.tensor([2.0, -1.0]))
+        alone = model(ids, mask)
+        longer = torch.cat([ids, torch.zeros(1, 5, dtype=torch.long)], 1)
+        padded = model(longer, torch.cat([mask, torch.zeros(1, 5, dtype=torch.long)], 1))
+    torch.testing.assert_close(padded[:, :6], alone, atol=1e-5, rtol=1e-5)
+    cfg.model.mix_layers = 3
+    with pytest.raises(TextlabError, match="model.mix_layers=3 but the encoder has 2 layers"):
+        build(cfg.model, label_names=LABELS)
 
 
 def test_head_shape_and_structure() -> None:

@@ -31,11 +31,13 @@ TAGGER = [
 ]
 
 
+@pytest.mark.parametrize("mix_layers", [1, 2])
 @pytest.mark.parametrize("backbone", ["tiny_bert", "tiny_distilbert"])
 def test_token_tagger_onnx_and_hf_exports_match_pytorch(
-    tmp_path: Path, token_cache_dir: Path, backbone: str
+    tmp_path: Path, token_cache_dir: Path, backbone: str, mix_layers: int
 ) -> None:
-    ckpt = train_tiny(tmp_path / "run", token_cache_dir, f"backbone={backbone}", *TAGGER)
+    overrides = [f"backbone={backbone}", f"model.mix_layers={mix_layers}", *TAGGER]
+    ckpt = train_tiny(tmp_path / "run", token_cache_dir, *overrides)
     model = load_run(ckpt).model
     tags = len(model.label_names)
     out = export_run(ckpt, "onnx", tmp_path / "onnx")
@@ -54,6 +56,7 @@ def test_token_tagger_onnx_and_hf_exports_match_pytorch(
     assert config["outputs"] == ["logits"]
     assert config["logits_axes"] == ["batch", "sequence", "tags"]
     assert config["max_length"] == 32 and config["pooling"] is None
+    assert config["mix_layers"] == mix_layers
 
     session = ort.InferenceSession(str(out / "model.onnx"), providers=["CPUExecutionProvider"])
     for batch, length, seed in [(1, 5, 1), (3, 29, 2), (6, 77, 3)]:  # traced at 2 x 16

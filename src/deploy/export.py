@@ -345,6 +345,7 @@ def _write_folder(
         "label_names": label_names,
         "pooling": model.hparams.get("pooling"),
         "pooling_layers": model.hparams.get("pooling_layers"),
+        "mix_layers": model.hparams.get("mix_layers"),
         "dropout": model.hparams.dropout,
         "max_length": max_length,
         "pad_token_id": int(tokenizer.pad_token_id),

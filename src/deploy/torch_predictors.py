@@ -91,6 +91,8 @@ def load_hf_model(export_dir: str | Path) -> EncoderModule:
     options: dict[str, Any] = {"dropout": config["dropout"]}
     if config.get("pooling") is not None:
         options.update(pooling=config["pooling"], pooling_layers=config.get("pooling_layers", 4))
+    if config.get("mix_layers") is not None:
+        options["mix_layers"] = config["mix_layers"]
     encoder = AutoModel.from_pretrained(export_dir)
     model = MODELS[task.output](encoder, task, list(config["label_names"]), **options)
     state = load_file(str(export_dir / HEAD_FILE))

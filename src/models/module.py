@@ -20,7 +20,7 @@ from torch.optim.lr_scheduler import LambdaLR
 from src.config import plain_dict, run_folder_safe
 from src.errors import TextlabError
 from src.models.encoders import ENCODER_INPUTS, accepted_inputs, freeze_encoder, max_positions
-from src.models.poolers import build_pooler
+from src.models.poolers import build_pooler, check_layers, encoder_depth, scalar_mix
 from src.tasks.base import SEQUENCE, TOKENS, Task
 
 NO_DECAY_NAMES = ("bias", "LayerNorm.weight", "layer_norm.weight", "norm.weight")
@@ -302,7 +302,9 @@ class TokenTagger(EncoderModule):
     word labelled, the others ignored).
 
     Args:
-        as :class:`EncoderModule`; the tag scheme (BIO or binary) belongs to the task.
+        mix_layers: the token vectors are a learned softmax-weighted mix of the last N layers'
+            (ELMo's scalar mix; equal weights at the start); 1 = the last layer alone.
+        others: as :class:`EncoderModule`; the tag scheme (BIO or binary) belongs to the task.
     """
 
     output = TOKENS
@@ -319,6 +321,7 @@ class TokenTagger(EncoderModule):
         weight_decay: float = 0.01,
         freeze: Mapping[str, Any] | None = None,
         compile: Mapping[str, Any] | None = None,
+        mix_layers: int = 1,
     ) -> None:
         super().__init__(
             encoder,
@@ -332,6 +335,11 @@ class TokenTagger(EncoderModule):
             compile,
         )
         self.save_hyperparameters(ignore=["encoder", "task", "optimizer", "scheduler"])
+        self.mix_layers = check_layers(
+            mix_layers, encoder_depth(encoder.config), "model.mix_layers"
+        )
+        # no parameter for one layer: checkpoints of the plain tagger keep their keys
+        self.layer_logits = nn.Parameter(torch.zeros(mix_layers)) if mix_layers > 1 else None
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(encoder.config.hidden_size, len(label_names))
         self._finish_init()
@@ -340,5 +348,9 @@ class TokenTagger(EncoderModule):
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor, **extra: Any
     ) -> torch.Tensor:
         """Logits [batch, sequence, tags]."""
-        hidden = self.encode(input_ids, attention_mask, **extra).last_hidden_state
+        if self.layer_logits is None:
+            hidden = self.encode(input_ids, attention_mask, **extra).last_hidden_state
+        else:
+            outputs = self.encode(input_ids, attention_mask, output_hidden_states=True, **extra)
+            hidden = scalar_mix(outputs.hidden_states[-self.mix_layers :], self.layer_logits)
         return self.head(self.dropout(hidden))

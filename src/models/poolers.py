@@ -111,27 +111,42 @@ class LayerMeanPooler(Pooler):
 
     def __init__(self, hidden_size: int, layers: int = 4, num_layers: int | None = None) -> None:
         super().__init__(hidden_size)
-        if isinstance(layers, bool) or not isinstance(layers, int) or layers < 1:
-            raise TextlabError(f"model.pooling_layers must be an integer >= 1, got {layers!r}")
-        if num_layers is not None and layers > num_layers:
-            raise TextlabError(
-                f"model.pooling_layers={layers} but the encoder has {num_layers} layers; "
-                f"use at most {num_layers}"
-            )
-        self.layers = layers
+        self.layers = check_layers(layers, num_layers, "model.pooling_layers")
         self.layer_logits = nn.Parameter(torch.zeros(layers))
 
     @classmethod
     def for_encoder(cls, encoder_config: Any, layers: int = 4) -> Pooler:
-        depth = getattr(encoder_config, "num_hidden_layers", None)
-        depth = depth or getattr(encoder_config, "n_layers", None)
-        return cls(_hidden_size(encoder_config), layers, depth)
+        return cls(_hidden_size(encoder_config), layers, encoder_depth(encoder_config))
 
     def forward(self, outputs: Any, attention_mask: torch.Tensor) -> torch.Tensor:
         states = outputs.hidden_states[-self.layers :]
-        means = torch.stack([masked_mean(h, attention_mask) for h in states], dim=0)  # [N,B,H]
-        weights = torch.softmax(self.layer_logits.float(), dim=0).to(means.dtype)
-        return (weights[:, None, None] * means).sum(dim=0)
+        return scalar_mix([masked_mean(h, attention_mask) for h in states], self.layer_logits)
+
+
+def scalar_mix(states: list[torch.Tensor], layer_logits: torch.Tensor) -> torch.Tensor:
+    """``sum_i softmax(layer_logits)_i * states[i]`` (ELMo's scalar mix, without its scale):
+    one learned weight per layer, equal while the logits are zero."""
+    stacked = torch.stack(list(states), dim=0)
+    weights = torch.softmax(layer_logits.float(), dim=0).to(stacked.dtype)
+    return (weights.view(-1, *([1] * (stacked.dim() - 1))) * stacked).sum(dim=0)
+
+
+def encoder_depth(encoder_config: Any) -> int | None:
+    """The number of transformer layers (BERT ``num_hidden_layers``, DistilBERT ``n_layers``)."""
+    return getattr(encoder_config, "num_hidden_layers", None) or getattr(
+        encoder_config, "n_layers", None
+    )
+
+
+def check_layers(layers: Any, num_layers: int | None, option: str) -> int:
+    """How many of the last layers to mix: an integer from 1 to the encoder's depth."""
+    if isinstance(layers, bool) or not isinstance(layers, int) or layers < 1:
+        raise TextlabError(f"{option} must be an integer >= 1, got {layers!r}")
+    if num_layers is not None and layers > num_layers:
+        raise TextlabError(
+            f"{option}={layers} but the encoder has {num_layers} layers; use at most {num_layers}"
+        )
+    return layers
 
 
 POOLERS: dict[str, type[Pooler]] = {

@@ -18,13 +18,14 @@ BAD = [
     ("model.optimizer.lr=abc", "model.optimizer.lr must be a number, got 'abc'"),
     ("seed=abc", "seed must be an integer, got 'abc'"),
     ("model.scheduler.warmup_ratio=5", "model.scheduler.warmup_ratio must be a number in"),
+    ("data=wnut17 model=token_tagger model.mix_layers=0", "model.mix_layers must be an integer >="),
 ]
 
 
 @pytest.mark.parametrize(("override", "message"), BAD, ids=[b[0] for b in BAD])
 def test_a_bad_setting_is_one_line_naming_its_key(make_cfg, override: str, message: str) -> None:
     with pytest.raises(TextlabError) as err:
-        Run(make_cfg(override))
+        Run(make_cfg(*override.split()))
     assert message in str(err.value) and "\n" not in str(err.value)
 
 
