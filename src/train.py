@@ -29,7 +29,7 @@ from src.runs.loading import check_resume_checkpoint, resolve_checkpoint, run_di
 from src.runs.tracking import command_line, scoring
 from src.tasks.formats import output_format
 
-HEADLINE = ("auc_macro", "f1_macro", "f1_micro", "accuracy", "f1", "loss")
+HEADLINE = ("auc_macro", "f1_macro", "f1_micro", "tuned/f1_macro", "accuracy", "f1", "loss")
 RESUME_FROM = ("last.ckpt", "best.ckpt")
 
 
@@ -64,8 +64,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
                 for stage in (trainer.validate, trainer.test):
                     result = stage(model, datamodule=datamodule, ckpt_path=best, weights_only=True)
                     metrics.update(result[0] if result else {})
-        for callback in trainer.callbacks:  # base-vs-tuned adds base/ and improvement/ scores
-            metrics.update(getattr(callback, "run_metrics", {}))
+        metrics.update(callback_metrics(trainer))  # base-vs-tuned: base/, improvement/
         summary = run.finish(
             {k: v for k, v in metrics.items() if "/" in k},
             best_checkpoint=best,
@@ -79,11 +78,21 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         if cfg.get("test", True) and cfg.get("analyses", True) and analyses:
             with scoring(run.loggers, scored):
                 trainer.predict(model, datamodule=datamodule, ckpt_path=best, weights_only=True)
+            found = callback_metrics(trainer)  # the analyses': scores at tuned thresholds
+            summary = run.add_metrics(summary, {k: v for k, v in found.items() if k not in metrics})
         else:  # no predict run: statistics.json from what the run has
             for callback in callbacks:
                 if isinstance(callback, RunStatistics):
                     callback.write(trainer)
         return summary
+
+
+def callback_metrics(trainer: L.Trainer) -> dict[str, float]:
+    """The scores the callbacks add to the run's metrics (their ``run_metrics``)."""
+    found: dict[str, float] = {}
+    for callback in trainer.callbacks:
+        found.update(getattr(callback, "run_metrics", {}))
+    return found
 
 
 def best_checkpoint(trainer: L.Trainer) -> str | None:
@@ -97,12 +106,12 @@ def format_summary(summary: dict[str, Any], output_dir: str) -> str:
     """The final numbers of a run and the commands that come next, where a person will see
     them."""
     metrics = summary.get("metrics", {})
-    lines = ["", f"{'metric':<12}{'val':>10}{'test':>10}"]
+    lines = ["", f"{'metric':<16}{'val':>10}{'test':>10}"]
     for name in HEADLINE:
         row = [metrics.get(f"{stage}/{name}") for stage in ("val", "test")]
         if any(value is not None for value in row):
             cells = "".join(f"{v:>10.4f}" if v is not None else f"{'-':>10}" for v in row)
-            lines.append(f"{name:<12}{cells}")
+            lines.append(f"{name:<16}{cells}")
     lines.append(f"run folder: {output_dir}")
     if summary.get("best_checkpoint"):
         lines.append(f"best checkpoint: {summary['best_checkpoint']}")

@@ -65,6 +65,17 @@ def test_statistics_json_records_everything(trained_run: Path) -> None:
     assert val["tuned"]["f1_macro"] >= val["default"]["f1_macro"]
 
 
+def test_metrics_json_carries_the_f1_at_tuned_thresholds(trained_run: Path) -> None:
+    """The run's metrics.json (what src.compare and the results read) has the macro- and
+    micro-F1 at the tuned thresholds, as statistics.json's evaluation computed them."""
+    metrics = json.loads((trained_run / "metrics.json").read_text())["metrics"]
+    stats = json.loads((trained_run / "statistics.json").read_text())
+    for split in ("val", "test"):
+        for key in ("f1_macro", "f1_micro"):
+            expected = stats["evaluation"][split]["tuned"][key]
+            assert metrics[f"{split}/tuned/{key}"] == pytest.approx(expected, abs=1e-12)
+
+
 def test_every_plot_is_a_valid_png(trained_run: Path) -> None:
     stats = json.loads((trained_run / "statistics.json").read_text())
     assert set(stats["plots"]) == set(PLOT_NAMES)
@@ -150,8 +161,9 @@ def test_eval_without_thresholds_file_says_what_to_do(trained_run: Path, tmp_pat
 
 
 def test_evaluation_can_be_switched_off(make_cfg, tmp_path: Path) -> None:
-    train(make_cfg("analyses=false", "debug=fdr"))
+    summary = train(make_cfg("analyses=false", "debug=fdr"))
     assert not (tmp_path / "run" / "thresholds.json").exists()
+    assert not any("/tuned/" in key for key in summary["metrics"])
     assert (tmp_path / "run" / "statistics.json").is_file()  # written by every run
 
 

@@ -197,9 +197,13 @@ class AfterFitAnalysis(L.Callback):
 
 class TuneThresholds(AfterFitAnalysis):
     """Per-label decision thresholds tuned on validation (``thresholds.json``), and both
-    splits scored at the default threshold and at the tuned ones."""
+    splits scored at the default threshold and at the tuned ones. The macro- and micro-F1 at
+    the tuned thresholds (``val/tuned/f1_macro``, ``test/tuned/...``) are also ``run_metrics``:
+    the run adds them to its metrics.json."""
 
     name = "thresholds"
+    #: the scores at tuned thresholds a run adds to its metrics
+    RUN_METRICS: ClassVar[tuple[str, ...]] = ("f1_macro", "f1_micro")
 
     def __init__(self, enabled: bool = True, metric: str = "f1", default: float = 0.5) -> None:
         super().__init__(enabled)
@@ -207,8 +211,10 @@ class TuneThresholds(AfterFitAnalysis):
         checked = validated(settings, ThresholdsSchema, "callbacks.thresholds")
         self.metric, self.default = checked.metric, checked.default
         self.tuning: ThresholdTuning | None = None
+        self.run_metrics: dict[str, float] = {}
 
     def analyse(self, predictions, label_names, run_dir, trainer, state) -> dict[str, Any]:
+        self.run_metrics = {}
         val = predictions["val"]
         tuning = tune_thresholds(val.probs, val.targets, label_names, self.metric, self.default)
         write_json(run_dir / THRESHOLDS_FILE, tuning.to_json())
@@ -216,6 +222,11 @@ class TuneThresholds(AfterFitAnalysis):
         evaluation = {
             split: evaluate_predictions(preds, label_names, tuning.thresholds, self.default)
             for split, preds in predictions.items()
+        }
+        self.run_metrics = {
+            f"{split}/tuned/{key}": float(scores["tuned"][key])
+            for split, scores in evaluation.items()
+            for key in self.RUN_METRICS
         }
         test = evaluation.get("test", {})
         if test:

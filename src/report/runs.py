@@ -73,8 +73,9 @@ def planned_jobs(folder: Path) -> list[list[str]] | None:
 
 
 def _tuned_test_scores(job: Path) -> dict[str, float]:
-    """Test F1 at the per-label thresholds tuned on validation (``statistics.json``), for runs
-    whose threshold analysis ran: ``test/tuned/f1_macro`` and ``test/tuned/f1_micro``."""
+    """Test F1 at the per-label thresholds tuned on validation, ``test/tuned/f1_macro`` and
+    ``test/tuned/f1_micro``, from ``statistics.json``: for runs recorded before metrics.json
+    carried them (its own values win)."""
     statistics = read_json_file(job / STATISTICS_FILE)
     if not isinstance(statistics, dict):
         return {}
@@ -117,7 +118,7 @@ def load_runs(folder: str | Path) -> pd.DataFrame:
     for job in jobs:
         overrides = _overrides(job)
         row = _row(job.name, overrides, _pooling(job, overrides), run_status(job) or {})
-        rows.append({**row, **_tuned_test_scores(job)} if row["status"] == "success" else row)
+        rows.append({**_tuned_test_scores(job), **row} if row["status"] == "success" else row)
     started = {job.name for job in jobs}
     for number, job_overrides in enumerate(planned):
         if str(number) in started:

@@ -39,6 +39,7 @@ from src.errors import TextlabError, cause_chain_error, report_user_errors
 from src.runs.files import (
     METRICS_FILE,
     RUN_INFO_FILE,
+    read_json_file,
     record_result,
     run_info,
     running_record,
@@ -136,6 +137,16 @@ class Run:
         record_result(self.cfg, summary)
         return summary
 
+    def add_metrics(self, summary: dict[str, Any], metrics: dict[str, Any]) -> dict[str, Any]:
+        """``summary`` (what ``finish`` returned) with more scores, found after it (the
+        analyses'): metrics.json is written again; the results row stays as it was."""
+        if not metrics:
+            return summary
+        summary = {**summary, "metrics": {**summary["metrics"], **scalar_metrics(metrics)}}
+        if self.writer:
+            write_json(self.dir / METRICS_FILE, summary)
+        return summary
+
     def close_loggers(self, status: str) -> None:
         for logger in self.loggers:
             getattr(logger, "close", logger.finalize)(status)  # Aim: write the run out for good
@@ -149,7 +160,14 @@ def record_failure(output_dir: str | Path, error: BaseException) -> dict[str, An
     user_error = cause_chain_error(error) or disk_error(error)
     message = str(user_error) if user_error else f"{type(error).__name__}: {error}"
     status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
-    summary = {"status": status, "error": message, "metrics": {}}
+    # scores the run recorded before it failed (e.g. in the after-fit analyses) are kept
+    earlier = read_json_file(output_dir / METRICS_FILE)
+    kept = earlier.get("metrics") if isinstance(earlier, dict) else None
+    summary = {
+        "status": status,
+        "error": message,
+        "metrics": kept if isinstance(kept, dict) else {},
+    }
     try:
         output_dir.mkdir(parents=True, exist_ok=True)
         (output_dir / TRACEBACK_FILE).write_text("".join(traceback.format_exception(error)))

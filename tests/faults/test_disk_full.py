@@ -121,3 +121,26 @@ def test_training_on_a_full_tmpfs_fails_in_one_line(small_disk: Path, tmp_path: 
     assert done.returncode == 2, done.stderr[-3000:]
     assert_one_line(done.stderr, "last.ckpt", FULL)
     assert assert_checkpoints_whole(run / "checkpoints") == ["best.ckpt"]
+
+
+def test_a_disk_full_in_the_analyses_keeps_the_scores_already_recorded(
+    make_cfg, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """The run has its test scores in metrics.json when the after-fit analyses start; a full
+    disk there fails the run in one line, and metrics.json still holds those scores."""
+    from src.callbacks import analyses
+
+    def no_room(path, payload):
+        raise OSError(errno.ENOSPC, FULL, str(path))
+
+    monkeypatch.setattr(analyses, "write_json", no_room)
+    cfg = make_cfg()
+    with pytest.raises(SystemExit) as exit_:
+        run_job(train, cfg, cfg.paths.output_dir)
+    assert exit_.value.code == 2
+    run = Path(cfg.paths.output_dir)
+    assert_one_line(capsys.readouterr().err, str(run / "thresholds.json"), FULL)
+    record = json.loads((run / "metrics.json").read_text())
+    assert record["status"] == "failed" and FULL in record["error"]
+    assert 0.0 <= record["metrics"]["test/auc_macro"] <= 1.0
+    assert "test/tuned/f1_macro" not in record["metrics"]
