@@ -15,6 +15,7 @@ import pandas as pd
 import yaml
 from omegaconf import OmegaConf
 
+from src.callbacks.analyses import TuneThresholds
 from src.callbacks.records import STATISTICS_FILE
 from src.errors import TextlabError
 from src.runs.files import read_json_file, run_status
@@ -82,7 +83,7 @@ def _tuned_test_scores(job: Path) -> dict[str, float]:
     tuned = ((statistics.get("evaluation") or {}).get("test") or {}).get("tuned") or {}
     return {
         f"test/tuned/{key}": float(tuned[key])
-        for key in ("f1_macro", "f1_micro")
+        for key in TuneThresholds.RUN_METRICS
         if isinstance(tuned.get(key), (int, float))
     }
 
