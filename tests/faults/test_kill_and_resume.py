@@ -131,6 +131,22 @@ def test_kill_nine_then_resume(make_cfg, tmp_path: Path) -> None:
     assert earlier["status"] == "interrupted" and earlier["resumed_by"] == str(second)
 
 
+# Runs ``python -m src.active`` with its round writer patched to kill the process (SIGKILL)
+# the moment round 0 is on disk: a kill mid-run at a known point. Polling the folder from the
+# test and killing from outside raced the tiny rounds, which can all finish between two polls.
+KILLED_AFTER_ROUND_0 = """
+import os, runpy, signal, sys
+from src.active_learning import rounds
+save_round = rounds.save_round
+def save_then_die(*args, **kwargs):
+    save_round(*args, **kwargs)
+    os.kill(os.getpid(), signal.SIGKILL)
+rounds.save_round = save_then_die
+sys.argv[0] = "src/active.py"
+runpy.run_module("src.active", run_name="__main__", alter_sys=True)
+"""
+
+
 @pytest.mark.slow
 def test_active_learning_killed_mid_run_resumes(make_cfg, tmp_path: Path) -> None:
     """kill -9 after round 0 is written: the resume redoes at most the round in progress."""
@@ -140,17 +156,12 @@ def test_active_learning_killed_mid_run_resumes(make_cfg, tmp_path: Path) -> Non
 
     run = tmp_path / "active"
     env = {"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "PROJECT_ROOT": str(ROOT)}
-    command = [sys.executable, "-m", "src.active", *TINY_ACTIVE, *COMMON, f"hydra.run.dir={run}"]
-    command += [f"paths.log_dir={tmp_path / 'logs'}", f"paths.cache_dir={tmp_path / 'cache'}"]
-    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
-    deadline = time.monotonic() + 300
-    try:
-        while time.monotonic() < deadline and proc.poll() is None and not completed_rounds(run):
-            time.sleep(0.2)
-        assert proc.poll() is None, "the run ended before it could be killed"
-    finally:
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
+    command = [sys.executable, "-c", KILLED_AFTER_ROUND_0, *TINY_ACTIVE, *COMMON]
+    command += [f"hydra.run.dir={run}", f"paths.log_dir={tmp_path / 'logs'}"]
+    command += [f"paths.cache_dir={tmp_path / 'cache'}"]
+    proc = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-3000:]
+    assert [c.round for c in completed_rounds(run)] == [0]
     assert run_status(run)["status"] == "interrupted"
     overrides = [*TINY_ACTIVE, *COMMON, "active.resume=true"]
     cfg = make_cfg(*overrides, name="active", tiny=False, run_dir=run)
