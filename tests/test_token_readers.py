@@ -10,6 +10,7 @@ import pytest
 from src.data.readers.conll import read_conll
 from src.data.readers.tagged import TaggedSentence
 from src.data.readers.vua import read_vua_split
+from src.data.tagging import attach_context
 from src.errors import TextlabError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,7 +47,10 @@ def test_vua_excerpt_crlf_and_latin1(tmp_path: Path) -> None:
     rows = read_vua_split(path)
     assert [len(r.words) for r in rows] == [7, 13, 10]
     assert rows[0] == TaggedSentence(
-        ["Ca", "n't", "fail", "to", "be", "entertaining", "."], ["0"] * 7
+        ["Ca", "n't", "fail", "to", "be", "entertaining", "."],
+        ["0"] * 7,
+        document="a1k-fragment02",
+        order=(41, ""),
     )
     assert rows[1].words[3] == "Mallarm\x92\x91\xce\xa9"  # latin-1, one word, not split
     assert rows[1].words[4] == '"'  # the CSV-escaped quote is a word of its own
@@ -73,6 +77,7 @@ def test_vua_test_file_double_encoded_quote_is_repaired(tmp_path: Path) -> None:
         (b'x,1,a b,"[0, 2]",p,a b,news', r"line 3: label_seq must be a list of 0/1"),
         (b'x,1,a b,"[0, 1",p,a b,news', r"line 3: label_seq '\[0, 1' is not a list"),
         (b"x,1,a b,p,a b,news", r"line 3 has 6 fields, the header 7"),
+        (b'x,one,a b,"[0, 1]",p,a b,news', r"line 3: sen_ix 'one' is not a sentence number"),
     ],
 )
 def test_vua_malformed_lines_name_file_and_line(tmp_path: Path, bad_row: bytes, message: str):
@@ -90,6 +95,31 @@ def test_vua_missing_columns_and_file(tmp_path: Path) -> None:
         read_vua_split(path)
     with pytest.raises(TextlabError, match="VUA file .*nope.csv not found"):
         read_vua_split(tmp_path / "nope.csv")
+
+
+def test_context_is_the_sentences_before_in_the_same_text_over_all_splits(tmp_path: Path) -> None:
+    """Validation sentences are scattered among training ones of the same texts (Gao et al.'s
+    split): a sentence's context comes from whichever split holds the sentence before it."""
+
+    def row(document: str, order: tuple[int, str], word: str) -> TaggedSentence:
+        return TaggedSentence([word], ["0"], document=document, order=order)
+
+    train = [row("a", (3, ""), "a3"), row("a", (1, ""), "a1"), row("b", (1, ""), "b1")]
+    val = [row("a", (2, ""), "a2"), row("a", (3, "a"), "a3a")]
+    test = [row("c", (7, ""), "c7")]
+    attach_context({"train": train, "val": val, "test": test}, 2, tmp_path / "train.csv")
+    assert [r.context for r in train] == [["a1", "a2"], [], []]
+    assert [r.context for r in val] == [["a1"], ["a2", "a3"]]  # 3a comes after 3
+    assert test[0].context == []  # the first sentence of its text
+    attach_context({"train": train, "val": val, "test": test}, 1, tmp_path / "train.csv")
+    assert train[0].context == ["a2"]
+
+
+def test_context_needs_placed_sentences(tmp_path: Path) -> None:
+    (tmp_path / "t.conll").write_text(WNUT_EXCERPT)
+    rows = read_conll(tmp_path / "t.conll")
+    with pytest.raises(TextlabError, match="t.conll: data.context_sentences needs .*txt_id"):
+        attach_context({"train": rows}, 1, tmp_path / "t.conll")
 
 
 def test_conll_tab_only_lines_break_sentences(tmp_path: Path) -> None:

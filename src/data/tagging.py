@@ -6,7 +6,10 @@ Hugging Face ``run_ner`` rule). Words whose first sub-token falls beyond ``max_l
 off: they get no position, and scoring predicts the default tag for them, so F1 is not inflated.
 The DataModule reads the official train/val/test files (VUA metaphor 0/1 per word, WNUT-17 BIO),
 takes seeded subsets, tokenises the words once (about a second per split with a fast tokenizer,
-so there is no disk cache) and pads per batch.
+so there is no disk cache) and pads per batch. With ``context_sentences`` > 0 the encoder also
+reads the sentences before each one in its text (``[CLS] context [SEP] sentence [SEP]``; the
+context is never scored and is cut from its start to fit ``max_length``): metaphor often needs
+the discourse around a sentence (Dankers et al. 2020).
 """
 
 from __future__ import annotations
@@ -80,14 +83,41 @@ def first_subtoken_labels(
     return labels, word_index
 
 
+def with_context(
+    tokenizer, encoded: EncodedSentence, context_ids: Sequence[int], max_length: int
+) -> EncodedSentence:
+    """``[CLS] context [SEP] sentence [SEP]``: the context's last sub-tokens that fit
+    ``max_length`` go between the sentence's ``[CLS]`` and its first word, unscored."""
+    cls, sep = tokenizer.cls_token_id, tokenizer.sep_token_id
+    ids = encoded.input_ids
+    if cls is None or sep is None or not ids or ids[0] != cls:
+        raise TextlabError(
+            "data.context_sentences needs a tokenizer that starts a sequence with [CLS] and "
+            "has a [SEP] token (BERT-style); set data.context_sentences=0 for this backbone"
+        )
+    room = max_length - len(ids) - 1
+    if room <= 0 or not context_ids:
+        return encoded
+    context = list(context_ids[-room:])
+    skip = len(context) + 1
+    return EncodedSentence(
+        [cls, *context, sep, *ids[1:]],
+        [encoded.labels[0], *[IGNORE] * skip, *encoded.labels[1:]],
+        [encoded.word_index[0], *[-1] * skip, *encoded.word_index[1:]],
+        encoded.word_labels,
+    )
+
+
 def encode_sentences(
     tokenizer,
     sentences: Sequence[Sequence[str]],
     label_ids: Sequence[Sequence[int]],
     max_length: int,
     batch_size: int = 512,
+    contexts: Sequence[Sequence[str]] | None = None,
 ) -> list[EncodedSentence]:
-    """Tokenise pre-split words (``is_split_into_words``), truncate, align the labels."""
+    """Tokenise pre-split words (``is_split_into_words``), truncate, align the labels; with
+    ``contexts`` (words per sentence), put each sentence's context before it (``with_context``)."""
     encoded: list[EncodedSentence] = []
     for start in range(0, len(sentences), batch_size):
         words = [list(s) for s in sentences[start : start + batch_size]]
@@ -99,11 +129,43 @@ def encode_sentences(
             return_attention_mask=False,
             return_token_type_ids=False,
         )
+        context_ids = None
+        if contexts is not None:
+            context_words = [list(c) or [""] for c in contexts[start : start + batch_size]]
+            context_ids = tokenizer(
+                context_words,
+                is_split_into_words=True,
+                add_special_tokens=False,
+                return_attention_mask=False,
+                return_token_type_ids=False,
+            )["input_ids"]
         for row, ids in enumerate(batch["input_ids"]):
             word_labels = [int(x) for x in label_ids[start + row]]
             labels, index = first_subtoken_labels(batch.word_ids(row), word_labels)
-            encoded.append(EncodedSentence(list(ids), labels, index, word_labels))
+            sentence = EncodedSentence(list(ids), labels, index, word_labels)
+            if context_ids is not None:
+                sentence = with_context(tokenizer, sentence, context_ids[row], max_length)
+            encoded.append(sentence)
     return encoded
+
+
+def attach_context(splits: dict[str, list[TaggedSentence]], sentences: int, path: Path) -> None:
+    """Give every sentence the words of the ``sentences`` sentences before it in its text,
+    looked up over all splits (their words only: a context never carries labels)."""
+    texts: dict[str, list[TaggedSentence]] = {}
+    for rows in splits.values():
+        for row in rows:
+            if row.document is None or row.order is None:
+                raise TextlabError(
+                    f"{path}: data.context_sentences needs each sentence's text and place in "
+                    "it (VUA's txt_id and sen_ix columns); this file has none, set "
+                    "data.context_sentences=0"
+                )
+            texts.setdefault(row.document, []).append(row)
+    for rows in texts.values():
+        rows.sort(key=lambda r: r.order)
+        for i, row in enumerate(rows):
+            row.context = [w for before in rows[max(0, i - sentences) : i] for w in before.words]
 
 
 # -- tag sets --------------------------------------------------------------------------------
@@ -223,6 +285,7 @@ class TokenDataModule(L.LightningDataModule):
         max_train_rows: int | None = None,
         max_val_rows: int | None = None,
         max_test_rows: int | None = None,
+        context_sentences: int = 0,
     ) -> None:
         super().__init__()
         if file_format not in READERS:
@@ -231,6 +294,10 @@ class TokenDataModule(L.LightningDataModule):
             )
         if scheme not in SCHEMES:
             raise TextlabError(f"data.scheme must be one of {list(SCHEMES)}, got {scheme!r}")
+        if not isinstance(context_sentences, int) or context_sentences < 0:
+            raise TextlabError(
+                f"data.context_sentences must be a whole number >= 0, got {context_sentences!r}"
+            )
         self.data_dir = Path(data_dir)
         self.tokenizer = tokenizer
         self.file_format = file_format
@@ -242,6 +309,7 @@ class TokenDataModule(L.LightningDataModule):
         self.seed = seed
         self.num_workers = num_workers
         self.limits = {"train": max_train_rows, "val": max_val_rows, "test": max_test_rows}
+        self.context_sentences = context_sentences
         self._rows: dict[str, list[TaggedSentence]] = {}
         self._label_names: list[str] | None = None
         self.datasets: dict[str, TaggedDataset] = {}
@@ -278,6 +346,8 @@ class TokenDataModule(L.LightningDataModule):
         TaggingCollator(self.tokenizer.pad_token_id)
         full = {split: self._read(split) for split in SPLITS}
         self._label_names = tag_names(full["train"], self.scheme, self.data_files()[0])
+        if self.context_sentences:
+            attach_context(full, self.context_sentences, self.data_files()[0])
         for split in SPLITS:
             validate_tags(full[split], self._label_names, self.data_files()[SPLITS.index(split)])
             self._rows[split] = subsample(full[split], self.limits[split], self.seed)
@@ -316,6 +386,7 @@ class TokenDataModule(L.LightningDataModule):
                 [r.words for r in rows],
                 [[ids[t] for t in r.tags] for r in rows],
                 self.max_length,
+                contexts=[r.context for r in rows] if self.context_sentences else None,
             )
             cut = sum(s.words_cut for s in encoded)
             self.words_cut[split] = cut

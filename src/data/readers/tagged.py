@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import gzip
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from src.data.readers.validation import path_problem
@@ -12,10 +12,18 @@ from src.errors import TextlabError
 
 @dataclass
 class TaggedSentence:
-    """``words[i]`` carries ``tags[i]`` (BIO tags such as ``B-person``, or ``0``/``1``)."""
+    """``words[i]`` carries ``tags[i]`` (BIO tags such as ``B-person``, or ``0``/``1``).
+
+    ``document`` and ``order`` place the sentence in its source text where the file says so
+    (VUA: ``txt_id``, ``sen_ix``); ``context`` holds the unlabelled words the encoder reads
+    before the sentence (the sentences before it in its text, ``data.context_sentences``).
+    """
 
     words: list[str]
     tags: list[str]
+    document: str | None = None
+    order: tuple[int, str] | None = None
+    context: list[str] = field(default_factory=list)
 
 
 def read_bytes(path: str | Path, what: str) -> bytes:

@@ -1,20 +1,33 @@
 """VUA metaphor sequence split (Gao et al. 2018): one sentence per CSV row, 0/1 per word.
 
 Columns used: ``sentence`` (space-tokenised) and ``label_seq`` (a Python list literal of 0/1,
-one per token). The files end lines with CRLF and train/val hold a few latin-1 bytes; every line
-is decoded as UTF-8 where valid, else latin-1, so no row is lost and token counts are kept;
-words of the test file whose UTF-8 was encoded twice (curly quotes, dashes) are repaired.
+one per token); ``txt_id`` and ``sen_ix``, where present, place each sentence in its text (for
+``data.context_sentences``). The files end lines with CRLF and train/val hold a few latin-1
+bytes; every line is decoded as UTF-8 where valid, else latin-1, so no row is lost and token
+counts are kept; words of the test file whose UTF-8 was encoded twice (curly quotes, dashes)
+are repaired.
 """
 
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 from src.data.readers.tagged import TaggedSentence, decode_line, read_bytes, undo_double_utf8
 from src.errors import TextlabError
 
 REQUIRED = ("sentence", "label_seq")
+#: ``sen_ix`` values: a sentence number, sometimes with a letter (``675a``)
+SENTENCE_INDEX = re.compile(r"(\d+)(\w*)")
+
+
+def _order(cell: str, path: Path, line: int) -> tuple[int, str]:
+    """``"675a"`` -> ``(675, "a")``: sorts sentences in text order."""
+    match = SENTENCE_INDEX.fullmatch(cell.strip())
+    if not match:
+        raise TextlabError(f"{path}: line {line}: sen_ix {cell[:20]!r} is not a sentence number")
+    return int(match.group(1)), match.group(2)
 
 
 def _labels(cell: str, path: Path, line: int, n_words: int) -> list[str]:
@@ -48,6 +61,9 @@ def read_vua_split(path: str | Path) -> list[TaggedSentence]:
             "expected the VUA_seq_formatted CSV (txt_id,sen_ix,sentence,label_seq,...)"
         )
     sentence_col, labels_col = header.index("sentence"), header.index("label_seq")
+    placed = "txt_id" in header and "sen_ix" in header
+    text_col = header.index("txt_id") if placed else None
+    index_col = header.index("sen_ix") if placed else None
     sentences = []
     for row in reader:
         line = reader.line_num
@@ -61,7 +77,11 @@ def read_vua_split(path: str | Path) -> list[TaggedSentence]:
         words = [undo_double_utf8(w) for w in row[sentence_col].split()]
         if not words:
             raise TextlabError(f"{path}: line {line}: empty sentence")
-        sentences.append(TaggedSentence(words, _labels(row[labels_col], path, line, len(words))))
+        sentence = TaggedSentence(words, _labels(row[labels_col], path, line, len(words)))
+        if placed:
+            sentence.document = row[text_col]
+            sentence.order = _order(row[index_col], path, line)
+        sentences.append(sentence)
     if not sentences:
         raise TextlabError(f"{path}: the file has a header but no sentences")
     return sentences
