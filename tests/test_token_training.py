@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
@@ -41,13 +42,16 @@ SMALL = [
 
 
 def rescore_test(ckpt: Path) -> dict[str, float]:
-    """Test scores recomputed outside Lightning: the run's raw test sentences tagged by
-    ``word_tags`` (the inference path), words it could not see predicted as the default tag."""
+    """Test scores recomputed outside Lightning: the run's raw test sentences (and their
+    contexts) tagged by ``word_tags`` (the inference path), words it could not see predicted as
+    the default tag."""
     run = load_run(ckpt)
     datamodule = build_datamodule(run.cfg.data, tokenizer=build(run.cfg.backbone.tokenizer))
     raw = datamodule.raw_split("test")
     tokenizer = datamodule.tokenizer
-    tagged = word_tags(run.model, tokenizer, raw.texts, int(run.cfg.data.max_length))
+    contexts = datamodule.contexts("test") if run.cfg.data.get("context_sentences") else None
+    max_length = int(run.cfg.data.max_length)
+    tagged = word_tags(run.model, tokenizer, raw.texts, max_length, contexts=contexts)
     default = raw.label_names[0]
     pred = [
         tags + [default] * (len(w) - len(tags))
@@ -97,6 +101,35 @@ def test_vua_tiny_run(make_cfg, vua_dir: Path) -> None:
     ckpt = Path(summary["best_checkpoint"])
     assert load_run(ckpt).model.label_names == ["0", "1"]
     assert rescore_test(ckpt)["f1"] == pytest.approx(metrics["test/f1"], abs=1e-6)
+
+
+def test_vua_run_with_context_scores_as_inference_does(make_cfg, tmp_path: Path) -> None:
+    """data.context_sentences=1: every sentence but a text's first is read after the one
+    before it (its words only), and the inference path given the same contexts scores the test
+    split exactly as the run did."""
+    header = "txt_id,sen_ix,sentence,label_seq,pos_seq,labeled_sentence,genre"
+    for split, rows in (("train", 48), ("val", 16), ("test", 16)):
+        lines = [header]
+        for i in range(rows):
+            verb = ["grasp", "attack", "build", "climb"][i % 4]
+            words = f"we {verb} the idea of day {i} in {split} .".split()
+            labels = ", ".join("1" if w == verb else "0" for w in words)
+            # four sentences per text, listed out of order
+            lines.append(
+                f'{split}{i // 4},{3 - i % 4},"{" ".join(words)}","[{labels}]","[]","",news'
+            )
+        path = tmp_path / f"VUA_seq_formatted_{split}.csv.gz"
+        path.write_bytes(gzip.compress(("\r\n".join(lines) + "\r\n").encode()))
+    overrides = ["data=vua_metaphor", f"data.data_dir={tmp_path}", "data.context_sentences=1"]
+    cfg = make_cfg(*overrides, "backbone=tiny_bert", *SMALL)
+    datamodule = build_datamodule(cfg.data)
+    contexts = datamodule.contexts("test")
+    assert sum(1 for c in contexts if c) == 12  # all but the first sentence of each text
+    texts = datamodule.raw_split("test").texts
+    assert contexts[0] == texts[1] and contexts[3] == []  # sen_ix 3 follows sen_ix 2
+    summary = train(cfg)
+    ckpt = Path(summary["best_checkpoint"])
+    assert rescore_test(ckpt)["f1"] == pytest.approx(summary["metrics"]["test/f1"], abs=1e-6)
 
 
 def test_raw_split_is_the_subset_the_run_uses(make_cfg) -> None:

@@ -7,9 +7,7 @@ off: they get no position, and scoring predicts the default tag for them, so F1 
 The DataModule reads the official train/val/test files (VUA metaphor 0/1 per word, WNUT-17 BIO),
 takes seeded subsets, tokenises the words once (about a second per split with a fast tokenizer,
 so there is no disk cache) and pads per batch. With ``context_sentences`` > 0 the encoder also
-reads the sentences before each one in its text (``[CLS] context [SEP] sentence [SEP]``; the
-context is never scored and is cut from its start to fit ``max_length``): metaphor often needs
-the discourse around a sentence (Dankers et al. 2020).
+reads the sentences before each one in its text, unscored (``src.data.context``).
 """
 
 from __future__ import annotations
@@ -27,6 +25,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from src.config import DataSchema, validated
 from src.data.batching import eval_sampler
+from src.data.context import attach_context, context_first
 from src.data.readers.conll import read_conll
 from src.data.readers.tagged import TaggedSentence
 from src.data.readers.vua import read_vua_split
@@ -86,26 +85,18 @@ def first_subtoken_labels(
 def with_context(
     tokenizer, encoded: EncodedSentence, context_ids: Sequence[int], max_length: int
 ) -> EncodedSentence:
-    """``[CLS] context [SEP] sentence [SEP]``: the context's last sub-tokens that fit
-    ``max_length`` go between the sentence's ``[CLS]`` and its first word, unscored."""
+    """``encoded`` with its context before it (``context_first``), never scored."""
     cls, sep = tokenizer.cls_token_id, tokenizer.sep_token_id
     ids = encoded.input_ids
-    if cls is None or sep is None or not ids or ids[0] != cls:
+    if cls is None or sep is None or not ids or ids[0] != cls or ids[-1] != sep:
         raise TextlabError(
             "data.context_sentences needs a tokenizer that starts a sequence with [CLS] and "
             "has a [SEP] token (BERT-style); set data.context_sentences=0 for this backbone"
         )
-    room = max_length - len(ids) - 1
-    if room <= 0 or not context_ids:
-        return encoded
-    context = list(context_ids[-room:])
-    skip = len(context) + 1
-    return EncodedSentence(
-        [cls, *context, sep, *ids[1:]],
-        [encoded.labels[0], *[IGNORE] * skip, *encoded.labels[1:]],
-        [encoded.word_index[0], *[-1] * skip, *encoded.word_index[1:]],
-        encoded.word_labels,
+    ids, (labels, word_index) = context_first(
+        ids, context_ids, max_length, (encoded.labels, IGNORE), (encoded.word_index, -1)
     )
+    return EncodedSentence(ids, labels, word_index, encoded.word_labels)
 
 
 def encode_sentences(
@@ -147,25 +138,6 @@ def encode_sentences(
                 sentence = with_context(tokenizer, sentence, context_ids[row], max_length)
             encoded.append(sentence)
     return encoded
-
-
-def attach_context(splits: dict[str, list[TaggedSentence]], sentences: int, path: Path) -> None:
-    """Give every sentence the words of the ``sentences`` sentences before it in its text,
-    looked up over all splits (their words only: a context never carries labels)."""
-    texts: dict[str, list[TaggedSentence]] = {}
-    for rows in splits.values():
-        for row in rows:
-            if row.document is None or row.order is None:
-                raise TextlabError(
-                    f"{path}: data.context_sentences needs each sentence's text and place in "
-                    "it (VUA's txt_id and sen_ix columns); this file has none, set "
-                    "data.context_sentences=0"
-                )
-            texts.setdefault(row.document, []).append(row)
-    for rows in texts.values():
-        rows.sort(key=lambda r: r.order)
-        for i, row in enumerate(rows):
-            row.context = [w for before in rows[max(0, i - sentences) : i] for w in before.words]
 
 
 # -- tag sets --------------------------------------------------------------------------------
@@ -374,6 +346,12 @@ class TokenDataModule(L.LightningDataModule):
         return RawSplit(
             [list(r.words) for r in rows], [list(r.tags) for r in rows], self.label_names
         )
+
+    def contexts(self, split: str) -> list[list[str]]:
+        """The words read before each sentence of ``raw_split(split)`` (empty lists without
+        ``context_sentences``): what inference is given as each text's context."""
+        self.raw_split(split)  # checks the split, reads the files
+        return [list(r.context) for r in self._rows[split]]
 
     # -- tensors ------------------------------------------------------------------------
     def _dataset(self, split: str) -> TaggedDataset:

@@ -348,6 +348,7 @@ def _write_folder(
         "mix_layers": model.hparams.get("mix_layers"),
         "dropout": model.hparams.dropout,
         "max_length": max_length,
+        "context_sentences": int(cfg.data.get("context_sentences") or 0),
         "pad_token_id": int(tokenizer.pad_token_id),
         "model_type": model.encoder.config.model_type,
         "backbone": cfg.backbone.name,

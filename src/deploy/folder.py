@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 from tokenizers import Tokenizer
 
+from src.data.context import context_first
 from src.errors import TextlabError
 from src.runs.files import file_sha256, write_json
 from src.tasks.formats import (
@@ -232,6 +233,7 @@ class TextEncoder:
         self.tokenizer.enable_truncation(max_length=max_length)
         self.max_length = int(max_length)
         self.pad_token_id = int(pad_token_id)
+        self._context_tokenizer: Tokenizer | None = None
 
     @classmethod
     def of(cls, folder: ExportFolder) -> TextEncoder:
@@ -243,14 +245,39 @@ class TextEncoder:
         return [e.ids for e in self.tokenizer.encode_batch(list(texts), add_special_tokens=True)]
 
     def word_encodings(
-        self, word_lists: Sequence[Sequence[str]]
+        self,
+        word_lists: Sequence[Sequence[str]],
+        contexts: Sequence[Sequence[str]] | None = None,
     ) -> list[tuple[list[int], list[int | None]]]:
         """(token ids, word index of each token) for pre-split words (``is_split_into_words``
-        in transformers' terms)."""
+        in transformers' terms); with ``contexts`` (words per sentence), each sentence's
+        context goes before it as training put it (``src.data.context.context_first``)."""
         encoded = self.tokenizer.encode_batch(
             [list(words) for words in word_lists], is_pretokenized=True, add_special_tokens=True
         )
-        return [(e.ids, e.word_ids) for e in encoded]
+        if contexts is None:
+            return [(e.ids, e.word_ids) for e in encoded]
+        if self._context_tokenizer is None:  # a context is cut to fit later, from its start
+            self._context_tokenizer = Tokenizer.from_str(self.tokenizer.to_str())
+            self._context_tokenizer.no_truncation()
+        context_ids = self._context_tokenizer.encode_batch(
+            [list(words) or [""] for words in contexts],
+            is_pretokenized=True,
+            add_special_tokens=False,
+        )
+        out = []
+        for sentence, context in zip(encoded, context_ids, strict=True):
+            mask = sentence.special_tokens_mask
+            if not mask or not (mask[0] and mask[-1]):
+                raise TextlabError(
+                    "a context needs a tokenizer that wraps a sentence in [CLS] ... [SEP] "
+                    "(BERT-style); send the texts without context"
+                )
+            ids, (word_ids,) = context_first(
+                sentence.ids, context.ids, self.max_length, (sentence.word_ids, None)
+            )
+            out.append((ids, word_ids))
+        return out
 
     def __call__(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
         return self.pad(self.token_ids(texts))

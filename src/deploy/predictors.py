@@ -50,6 +50,26 @@ def check_texts(texts: Sequence[Any]) -> list[str]:
     return list(texts)
 
 
+def check_contexts(contexts: Sequence[Any] | None, texts: int) -> list[str] | None:
+    """None, or one string per text (empty: no context), checked as ``check_texts`` checks."""
+    if contexts is None:
+        return None
+    if isinstance(contexts, str) or not isinstance(contexts, Sequence):
+        raise TextlabError(f"context must be a list of strings, got {type(contexts).__name__}")
+    if len(contexts) != texts:
+        raise TextlabError(
+            f"{len(contexts)} contexts for {texts} texts; send one context per text "
+            '("" for a text without one)'
+        )
+    not_text = [i for i, text in enumerate(contexts) if not isinstance(text, str)]
+    if not_text:
+        raise TextlabError(f"contexts {not_text[:10]} are not strings; send strings only")
+    invalid = [i for i, text in enumerate(contexts) if not _valid_unicode(text)]
+    if invalid:
+        raise TextlabError(f"contexts {invalid[:10]} are not valid Unicode; send UTF-8 text")
+    return list(contexts)
+
+
 def _valid_unicode(text: str) -> bool:
     try:
         text.encode("utf-8")
@@ -141,14 +161,21 @@ class Predictor(ABC):
         probs = self.probabilities_of(self.output.inputs(self.encoder, texts))
         return np.stack(probs).astype(np.float32)
 
-    def predict(self, texts: Sequence[str]) -> list[dict[str, Any]]:
+    def predict(
+        self, texts: Sequence[str], contexts: Sequence[str] | None = None
+    ) -> list[dict[str, Any]]:
         """One prediction per text, in the task's schema (``src.tasks.formats``); texts that
-        are not non-empty, valid Unicode strings are refused in one line."""
-        return self.predict_unchecked(check_texts(texts))
+        are not non-empty, valid Unicode strings are refused in one line. ``contexts`` (token
+        taggers): the text before each one, read but not tagged (for models trained with
+        ``data.context_sentences``)."""
+        texts = check_texts(texts)
+        return self.predict_unchecked(texts, check_contexts(contexts, len(texts)))
 
-    def predict_unchecked(self, texts: Sequence[str]) -> list[dict[str, Any]]:
+    def predict_unchecked(
+        self, texts: Sequence[str], contexts: Sequence[str] | None = None
+    ) -> list[dict[str, Any]]:
         """:meth:`predict` for texts already checked (empty texts allowed)."""
-        inputs = self.output.inputs(self.encoder, texts)
+        inputs = self.output.inputs(self.encoder, texts, contexts)
         return self.output.predictions(texts, inputs, self.probabilities_of(inputs), self.labels)
 
 
@@ -160,6 +187,7 @@ def folder_about(folder: ExportFolder) -> dict[str, Any]:
         "backbone": config.get("backbone"),
         "pooling": config.get("pooling"),
         "max_length": folder.max_length,
+        "context_sentences": int(config.get("context_sentences") or 0),
         "threshold_metric": folder.thresholds.get("metric"),
         "source": str(folder.path),
     }
@@ -254,6 +282,16 @@ def _non_blank(lines: Iterable[str], name: str) -> list[str]:
     if not texts:
         raise TextlabError(f"{name} has no non-blank line to predict")
     return texts
+
+
+def contexts_from_lines(texts: Sequence[str], lines: int) -> list[str] | None:
+    """Each text's context when the texts are a document's sentences in order: the ``lines``
+    texts before it, joined (None for 0: every text alone)."""
+    if isinstance(lines, bool) or not isinstance(lines, int) or lines < 0:
+        raise TextlabError(f"context_lines must be a whole number >= 0, got {lines!r}")
+    if not lines:
+        return None
+    return [" ".join(texts[max(0, i - lines) : i]) for i in range(len(texts))]
 
 
 def texts_of(

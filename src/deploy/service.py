@@ -32,7 +32,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from src.deploy.backends import AUTO
-from src.deploy.predictors import Predictor, check_texts
+from src.deploy.predictors import Predictor, check_contexts, check_texts
 from src.deploy.references import load_predictor
 from src.errors import TextlabError
 from src.tasks.formats import TUNED, Prediction
@@ -48,6 +48,13 @@ class PredictRequest(BaseModel):
     texts: list[StrictStr] = Field(
         min_length=1,
         description="Texts to predict (non-empty; longer than max_length tokens: truncated).",
+    )
+    context: list[StrictStr] | None = Field(
+        default=None,
+        description="Token taggers only: one string per text, the sentences before it in its "
+        'document ("" for none). The tagger reads it before the text and tags only the text, '
+        "as training with data.context_sentences did; it gives up its positions first when "
+        "the two exceed max_length.",
     )
 
 
@@ -79,6 +86,11 @@ class HealthResponse(BaseModel):
     backbone: str | None
     labels: int = Field(description="How many labels (classes, tags).")
     max_length: int
+    context_sentences: int = Field(
+        default=0,
+        description="Sentences before each text the tagger was trained to read; send them as "
+        '"context" (0: the texts alone).',
+    )
 
 
 class ErrorResponse(BaseModel):
@@ -177,6 +189,7 @@ async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
 @dataclass
 class _Job:
     texts: list[str]
+    contexts: list[str] | None = None
     future: Future = field(default_factory=Future)
 
 
@@ -192,8 +205,8 @@ class Batcher:
         self.thread = threading.Thread(target=self._work, name="model", daemon=True)
         self.thread.start()
 
-    def submit(self, texts: Sequence[str]) -> Future:
-        job = _Job(list(texts))
+    def submit(self, texts: Sequence[str], contexts: Sequence[str] | None = None) -> Future:
+        job = _Job(list(texts), None if contexts is None else list(contexts))
         self.jobs.put(job)
         return job.future
 
@@ -221,8 +234,11 @@ class Batcher:
     def _work(self) -> None:
         while (taken := self._take()) is not None:
             texts = [text for job in taken for text in job.texts]
+            contexts = None  # an empty context changes nothing, so jobs without one mix in
+            if any(job.contexts is not None for job in taken):
+                contexts = [c for job in taken for c in job.contexts or [""] * len(job.texts)]
             try:
-                predictions = self.predictor.predict_unchecked(texts)
+                predictions = self.predictor.predict_unchecked(texts, contexts)
             except BaseException as err:  # noqa: BLE001  (handed to the waiting requests)
                 for job in taken:
                     job.future.set_exception(err)
@@ -283,10 +299,16 @@ def create_app(
             )
         try:
             check_texts(texts)
+            contexts = check_contexts(request.context, len(texts))
+            if contexts is not None and predictor.output.per_text:
+                raise TextlabError(
+                    f"context is read by token taggers only; this {predictor.task_name} model "
+                    'takes "texts" alone'
+                )
         except TextlabError as err:
             return error(422, str(err))
         try:
-            predictions = await asyncio.wrap_future(batcher.submit(texts))
+            predictions = await asyncio.wrap_future(batcher.submit(texts, contexts))
         except TextlabError as err:
             return error(422, str(err))
         return {"backend": predictor.name, "task": predictor.task_name, "predictions": predictions}
@@ -315,6 +337,7 @@ def create_app(
             backbone=about.get("backbone"),
             labels=len(labels.names),
             max_length=int(about.get("max_length", 0)),
+            context_sentences=int(about.get("context_sentences") or 0),
         )
 
     return app

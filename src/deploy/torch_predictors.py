@@ -241,6 +241,7 @@ class CheckpointPredictor(TorchPredictor):
             "backbone": cfg.get("backbone", {}).get("name"),
             "pooling": model.hparams.get("pooling"),
             "max_length": max_length,
+            "context_sentences": int(cfg.data.get("context_sentences") or 0),
             "source": str(ckpt),
         }
         super().__init__(model, output, labels, encoder, PRECISIONS[backend], batch_size, about)
@@ -263,13 +264,15 @@ def word_tags(
     word_lists: Sequence[Sequence[str]],
     max_length: int,
     batch_size: int = 32,
+    contexts: Sequence[Sequence[str]] | None = None,
 ) -> list[tuple[list[str], list[float]]]:
     """(tag, softmax score) of every word the model sees (words beyond max_length dropped),
-    each word read at its first sub-token, tokenised as training did."""
+    each word read at its first sub-token, tokenised as training did (``contexts``: the words
+    read before each sentence, untagged)."""
     if not word_lists:
         return []
     tagger = _tagger(model, tokenizer, max_length, batch_size)
-    encoded = tagger.encoder.word_encodings(word_lists)
+    encoded = tagger.encoder.word_encodings(word_lists, contexts)
     inputs = [ModelInput(ids, word_ids) for ids, word_ids in encoded]
     out = []
     for given, probs in zip(inputs, tagger.probabilities_of(inputs), strict=True):

@@ -171,8 +171,15 @@ class OutputFormat:
     #: the JSON of one prediction
     schema: ClassVar[type[BaseModel]]
 
-    def inputs(self, encoder: Any, texts: Sequence[str]) -> list[ModelInput]:
-        """What the model reads for each text (``encoder``: a ``src.deploy.folder.TextEncoder``)."""
+    def inputs(
+        self, encoder: Any, texts: Sequence[str], contexts: Sequence[str] | None = None
+    ) -> list[ModelInput]:
+        """What the model reads for each text (``encoder``: a ``src.deploy.folder.TextEncoder``);
+        ``contexts``: the text before each one, read by token taggers only."""
+        if contexts is not None:
+            raise TextlabError(
+                f"context is read by token taggers only; a {self.name} model takes the texts alone"
+            )
         return [ModelInput(ids) for ids in encoder.token_ids(texts)]
 
     def probabilities(self, logits: np.ndarray) -> np.ndarray:
@@ -340,10 +347,17 @@ class TokenFormat(OutputFormat):
     per_text: ClassVar[bool] = False
     schema: ClassVar[type[BaseModel]] = TokenPrediction
 
-    def inputs(self, encoder: Any, texts: Sequence[str]) -> list[ModelInput]:
-        """Whitespace-split words, tokenised as pre-split words (as training did)."""
+    def inputs(
+        self, encoder: Any, texts: Sequence[str], contexts: Sequence[str] | None = None
+    ) -> list[ModelInput]:
+        """Whitespace-split words, tokenised as pre-split words (as training did); each
+        text's context (the sentences before it, unscored) goes before it as training with
+        ``data.context_sentences`` put it."""
         words = [split_words(text) for text in texts]
-        encoded = encoder.word_encodings([[w for w, _, _ in ws] for ws in words])
+        context_words = None
+        if contexts is not None:
+            context_words = [[w for w, _, _ in split_words(c)] for c in contexts]
+        encoded = encoder.word_encodings([[w for w, _, _ in ws] for ws in words], context_words)
         return [
             ModelInput(ids, word_ids, ws)
             for (ids, word_ids), ws in zip(encoded, words, strict=True)
