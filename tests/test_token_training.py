@@ -162,6 +162,16 @@ def test_token_data_errors(tmp_path: Path) -> None:
         module.prepare_data()
     with pytest.raises(TextlabError, match="data.scheme must be one of"):
         TokenDataModule(tmp_path, **{**args, "scheme": "iob"}, val_file="a", test_file="b")
+    for bad in (-1, 1.5, True):
+        with pytest.raises(TextlabError, match="data.context_sentences must be a whole number"):
+            TokenDataModule(tmp_path, **args, val_file="a", test_file="b", context_sentences=bad)
+    module = TokenDataModule(
+        tmp_path, **args, val_file="train.conll", test_file="train.conll", context_sentences=1
+    )
+    with pytest.raises(
+        TextlabError, match="context_sentences needs .* set data.context_sentences=0"
+    ):
+        module.prepare_data()  # CoNLL files do not say which text a sentence comes from
     (tmp_path / "bin.conll").write_text("a\t0\n")
     module = TokenDataModule(
         tmp_path, **{**args, "train_file": "bin.conll"}, val_file="bin.conll", test_file="bin.conll"

@@ -266,7 +266,11 @@ class TokenDataModule(L.LightningDataModule):
             )
         if scheme not in SCHEMES:
             raise TextlabError(f"data.scheme must be one of {list(SCHEMES)}, got {scheme!r}")
-        if not isinstance(context_sentences, int) or context_sentences < 0:
+        if (
+            isinstance(context_sentences, bool)
+            or not isinstance(context_sentences, int)
+            or context_sentences < 0
+        ):
             raise TextlabError(
                 f"data.context_sentences must be a whole number >= 0, got {context_sentences!r}"
             )
