@@ -33,41 +33,44 @@ ONNX_VARIANTS = {"onnx-fp32": "fp32", "onnx-int8": "int8"}
 def check_texts(texts: Sequence[Any]) -> list[str]:
     """The texts, or a one-line error naming the first ones that are not non-empty, valid
     Unicode strings (a lone surrogate such as ``"\\ud800"`` cannot be tokenised or printed)."""
-    if isinstance(texts, str) or not isinstance(texts, Sequence):
-        raise TextlabError(f"texts must be a list of strings, got {type(texts).__name__}")
-    not_text = [i for i, text in enumerate(texts) if not isinstance(text, str)]
-    if not_text:
-        raise TextlabError(f"texts {not_text[:10]} are not strings; send strings only")
-    blank = [i for i, text in enumerate(texts) if not text.strip()]
-    if blank:
-        raise TextlabError(f"texts {blank[:10]} are empty or whitespace only; send non-empty texts")
-    invalid = [i for i, text in enumerate(texts) if not _valid_unicode(text)]
-    if invalid:
-        raise TextlabError(
-            f"texts {invalid[:10]} are not valid Unicode (a lone surrogate such as \\ud800); "
-            "send UTF-8 text"
-        )
-    return list(texts)
+    return _strings(texts, "texts", non_blank=True)
 
 
-def check_contexts(contexts: Sequence[Any] | None, texts: int) -> list[str] | None:
-    """None, or one string per text (empty: no context), checked as ``check_texts`` checks."""
+def check_contexts(
+    contexts: Sequence[Any] | None, texts: int, output: OutputFormat
+) -> list[str] | None:
+    """None, or one valid Unicode string per text (empty: no context) for a format that reads
+    contexts; else a one-line error."""
     if contexts is None:
         return None
-    if isinstance(contexts, str) or not isinstance(contexts, Sequence):
-        raise TextlabError(f"context must be a list of strings, got {type(contexts).__name__}")
+    output.check_contexts(contexts)
+    contexts = _strings(contexts, "contexts", non_blank=False)
     if len(contexts) != texts:
         raise TextlabError(
             f"{len(contexts)} contexts for {texts} texts; send one context per text "
             '("" for a text without one)'
         )
-    not_text = [i for i, text in enumerate(contexts) if not isinstance(text, str)]
+    return contexts
+
+
+def _strings(values: Sequence[Any], name: str, non_blank: bool) -> list[str]:
+    if isinstance(values, str) or not isinstance(values, Sequence):
+        raise TextlabError(f"{name} must be a list of strings, got {type(values).__name__}")
+    not_text = [i for i, text in enumerate(values) if not isinstance(text, str)]
     if not_text:
-        raise TextlabError(f"contexts {not_text[:10]} are not strings; send strings only")
-    invalid = [i for i, text in enumerate(contexts) if not _valid_unicode(text)]
+        raise TextlabError(f"{name} {not_text[:10]} are not strings; send strings only")
+    blank = [i for i, text in enumerate(values) if non_blank and not text.strip()]
+    if blank:
+        raise TextlabError(
+            f"{name} {blank[:10]} are empty or whitespace only; send non-empty texts"
+        )
+    invalid = [i for i, text in enumerate(values) if not _valid_unicode(text)]
     if invalid:
-        raise TextlabError(f"contexts {invalid[:10]} are not valid Unicode; send UTF-8 text")
-    return list(contexts)
+        raise TextlabError(
+            f"{name} {invalid[:10]} are not valid Unicode (a lone surrogate such as \\ud800); "
+            "send UTF-8 text"
+        )
+    return list(values)
 
 
 def _valid_unicode(text: str) -> bool:
@@ -169,7 +172,7 @@ class Predictor(ABC):
         taggers): the text before each one, read but not tagged (for models trained with
         ``data.context_sentences``)."""
         texts = check_texts(texts)
-        return self.predict_unchecked(texts, check_contexts(contexts, len(texts)))
+        return self.predict_unchecked(texts, check_contexts(contexts, len(texts), self.output))
 
     def predict_unchecked(
         self, texts: Sequence[str], contexts: Sequence[str] | None = None
@@ -287,8 +290,6 @@ def _non_blank(lines: Iterable[str], name: str) -> list[str]:
 def contexts_from_lines(texts: Sequence[str], lines: int) -> list[str] | None:
     """Each text's context when the texts are a document's sentences in order: the ``lines``
     texts before it, joined (None for 0: every text alone)."""
-    if isinstance(lines, bool) or not isinstance(lines, int) or lines < 0:
-        raise TextlabError(f"context_lines must be a whole number >= 0, got {lines!r}")
     if not lines:
         return None
     return [" ".join(texts[max(0, i - lines) : i]) for i in range(len(texts))]

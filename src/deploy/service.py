@@ -299,12 +299,7 @@ def create_app(
             )
         try:
             check_texts(texts)
-            contexts = check_contexts(request.context, len(texts))
-            if contexts is not None and predictor.output.per_text:
-                raise TextlabError(
-                    f"context is read by token taggers only; this {predictor.task_name} model "
-                    'takes "texts" alone'
-                )
+            contexts = check_contexts(request.context, len(texts), predictor.output)
         except TextlabError as err:
             return error(422, str(err))
         try:

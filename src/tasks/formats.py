@@ -170,17 +170,23 @@ class OutputFormat:
     per_text: ClassVar[bool] = True
     #: the JSON of one prediction
     schema: ClassVar[type[BaseModel]]
+    #: whether the model can read a context before each text (taggers: data.context_sentences)
+    reads_context: ClassVar[bool] = False
 
     def inputs(
         self, encoder: Any, texts: Sequence[str], contexts: Sequence[str] | None = None
     ) -> list[ModelInput]:
         """What the model reads for each text (``encoder``: a ``src.deploy.folder.TextEncoder``);
         ``contexts``: the text before each one, read by token taggers only."""
-        if contexts is not None:
+        self.check_contexts(contexts)
+        return [ModelInput(ids) for ids in encoder.token_ids(texts)]
+
+    def check_contexts(self, contexts: Sequence[str] | None) -> None:
+        """Contexts are for formats that read them (``reads_context``)."""
+        if contexts is not None and not self.reads_context:
             raise TextlabError(
                 f"context is read by token taggers only; a {self.name} model takes the texts alone"
             )
-        return [ModelInput(ids) for ids in encoder.token_ids(texts)]
 
     def probabilities(self, logits: np.ndarray) -> np.ndarray:
         """float32 probabilities from logits (softmax over the last axis by default)."""
@@ -346,6 +352,7 @@ class TokenFormat(OutputFormat):
     )
     per_text: ClassVar[bool] = False
     schema: ClassVar[type[BaseModel]] = TokenPrediction
+    reads_context: ClassVar[bool] = True
 
     def inputs(
         self, encoder: Any, texts: Sequence[str], contexts: Sequence[str] | None = None
