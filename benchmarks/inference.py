@@ -87,7 +87,7 @@ def build_run(settings: InferenceSettings) -> Path:
     import torch
 
     from src.config import build, build_datamodule
-    from src.runs.files import write_resolved_config
+    from src.runs.provenance import write_resolved_config
 
     bench = BenchSettings(
         backbone=settings.backbone, data=settings.data, work_dir=settings.work_dir
@@ -297,8 +297,8 @@ def quality(predictors: dict[str, Predictor], run_dir: Path, rows: int) -> dict[
     decisions differ from PyTorch fp32's (multi-label runs)."""
     from src.config import build
     from src.deploy.export import scored_test_rows
-    from src.metrics.multilabel import multilabel_scores
     from src.runs.loading import load_run_config, resolve_checkpoint
+    from src.tasks.multilabel.metrics import multilabel_scores
 
     cfg = load_run_config(resolve_checkpoint(run_dir))
     texts, targets = scored_test_rows(cfg.data, build(cfg.backbone.tokenizer), rows)

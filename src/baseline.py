@@ -21,12 +21,13 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from src.baselines.estimators import fit_predict
+from src.baselines.tasks import baseline_for
 from src.config import RunSchema, ThresholdsSchema, build, build_datamodule, validated
-from src.runs.files import write_json
+from src.evaluation.thresholds import THRESHOLDS_FILE
+from src.runs.folder import write_json
 from src.runs.lifecycle import Run, run_job
 from src.tasks import task_class
 from src.tasks.base import TOKENS, Task
-from src.tasks.multilabel import THRESHOLDS_FILE
 
 log = logging.getLogger(__name__)
 SPLITS = ("train", "val", "test")
@@ -51,8 +52,8 @@ def run_baseline(cfg: DictConfig) -> dict[str, Any]:
 
         log.info("baseline %s on %s (%s)", baseline.name, cfg.data._target_, task.name)
         predictions, timings = fit_predict(baseline, task, splits, threads)
-        metrics, tuned = task.score_baseline(
-            predictions, splits, thresholds.metric, thresholds.default
+        metrics, tuned = baseline_for(task).score(
+            predictions, splits, thresholds.metric, thresholds.default, thresholds.min_positives
         )
         if tuned is not None:
             write_json(run.dir / THRESHOLDS_FILE, tuned)

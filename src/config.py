@@ -217,9 +217,12 @@ class ThresholdsSchema:
 
     metric: str = "f1"
     default: float = 0.5
+    #: fewest positive validation rows a label needs to be tuned (else it keeps `default`)
+    min_positives: int = 10
     rules: ClassVar[dict[str, Rule]] = {
         "metric": THRESHOLD_METRIC,
         "default": between(0.0, 1.0),
+        "min_positives": at_least(1),
     }
 
 

@@ -15,14 +15,16 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig
 
-from src.callbacks.analyses import evaluate_predictions, inference_trainer, predict_split
 from src.config import build_datamodule
+from src.data.token_cache import file_sha256
 from src.errors import TextlabError
-from src.metrics.calibration import per_label_ece
-from src.runs.files import RUN_INFO_FILE, file_sha256, read_json_file, write_json
+from src.evaluation.calibration import per_label_ece
+from src.evaluation.predictions import evaluate_predictions, inference_trainer, predict_split
+from src.evaluation.thresholds import read_thresholds
+from src.runs.folder import RUN_INFO_FILE, read_json_file, write_json
 from src.runs.lifecycle import Run, run_job
 from src.runs.loading import load_run, resolve_checkpoint
-from src.tasks.multilabel import parse_threshold_option, read_thresholds
+from src.tasks.output import threshold_option
 
 log = logging.getLogger(__name__)
 SPLITS = ("val", "test")
@@ -39,7 +41,7 @@ def evaluate_checkpoint(
     """Rebuild a run's model and data from its folder and score one split."""
     if split not in SPLITS:
         raise TextlabError(f"split must be one of {list(SPLITS)}, got {split!r}")
-    fixed = parse_threshold_option(thresholds)
+    fixed = threshold_option(thresholds)
     run = load_run(ckpt_path)
     model, label_names = run.model, list(run.model.label_names)
     datamodule = build_datamodule(run.cfg.data)

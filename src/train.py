@@ -23,9 +23,9 @@ from src.callbacks.records import RunStatistics
 from src.callbacks.training import MetricHistory
 from src.config import build, build_datamodule, instantiate_group
 from src.models.module import check_max_length
-from src.runs.files import run_status
 from src.runs.lifecycle import Run, run_job
 from src.runs.loading import check_resume_checkpoint, resolve_checkpoint, run_dir_of
+from src.runs.status import run_status
 from src.runs.tracking import command_line, scoring
 from src.tasks.formats import output_format
 

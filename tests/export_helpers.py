@@ -8,8 +8,8 @@ import numpy as np
 import torch
 
 from src.config import build, build_datamodule
-from src.runs.files import write_resolved_config
 from src.runs.loading import load_run
+from src.runs.provenance import write_resolved_config
 from src.train import train
 from tests.conftest import TINY, compose_config
 

@@ -272,7 +272,7 @@ def test_mc_dropout_is_on_only_while_querying(make_cfg) -> None:
 def test_prior_bias_sets_each_fresh_head_to_the_labelled_priors(
     active_cfg, tmp_path: Path, monkeypatch
 ) -> None:
-    from src.tasks.multilabel import prior_log_odds
+    from src.tasks.multilabel.task import prior_log_odds
 
     seen: list[tuple[np.ndarray, np.ndarray]] = []
 

@@ -15,10 +15,10 @@ from sklearn.metrics import roc_auc_score
 from src.baseline import run_baseline
 from src.config import build, build_datamodule
 from src.errors import TextlabError
-from src.metrics.multilabel import multilabel_scores
-from src.tasks.multiclass import MulticlassTask
-from src.tasks.multilabel import MultilabelTask
-from src.tasks.token import TokenTask
+from src.tasks.multiclass.task import MulticlassTask
+from src.tasks.multilabel.metrics import multilabel_scores
+from src.tasks.multilabel.task import MultilabelTask
+from src.tasks.token.task import TokenTask
 from tests.conftest import run_module
 
 JIGSAW = ["data=jigsaw_sample", "data.max_train_rows=400", "data.max_test_rows=300"]
@@ -253,7 +253,7 @@ def test_bad_run_settings_are_one_line(baseline_cfg, override: str, message: str
 
 
 def test_thresholds_maximise_the_configured_metric(baseline_cfg, tmp_path: Path) -> None:
-    from src.metrics.thresholds import tune_thresholds
+    from src.evaluation.thresholds import tune_thresholds
 
     cfg = baseline_cfg(*JIGSAW, "baseline=tfidf_lr", "thresholds.metric=f2")
     run_baseline(cfg)
@@ -347,7 +347,7 @@ def test_multiclass_dummy_predicts_the_majority_class(
 def test_multiclass_baselines_are_scored_by_the_metric_function(
     baseline_cfg, tmp_path: Path, data_dirs: dict[str, str], baseline: str
 ) -> None:
-    from src.metrics.multiclass import multiclass_scores
+    from src.tasks.multiclass.metrics import multiclass_scores
 
     cfg = baseline_cfg(*with_dir(EMOTION, data_dirs), f"baseline={baseline}")
     metrics = run_baseline(cfg)["metrics"]
@@ -385,7 +385,7 @@ def test_token_dummy_tags_every_word_with_the_most_frequent_tag(
 def test_token_baselines_are_scored_by_the_metric_function(
     baseline_cfg, tmp_path: Path, data_dirs: dict[str, str], data: list[str], baseline: str
 ) -> None:
-    from src.metrics.token import token_scores
+    from src.tasks.token.metrics import token_scores
 
     cfg = baseline_cfg(*with_dir(data, data_dirs), f"baseline={baseline}")
     summary = run_baseline(cfg)

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torchmetrics.functional.classification import binary_calibration_error
 
-from src.metrics.calibration import (
+from src.evaluation.calibration import (
     apply_temperatures,
     expected_calibration_error,
     fit_temperature,

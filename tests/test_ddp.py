@@ -10,8 +10,8 @@ import pytest
 from torchmetrics.utilities.data import dim_zero_cat
 
 from src.config import build, build_datamodule
-from src.metrics.multilabel import MultilabelScores
 from src.runs.loading import load_run
+from src.tasks.multilabel.metrics import MultilabelScores
 from tests.conftest import TINY, run_module
 
 

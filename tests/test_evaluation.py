@@ -8,12 +8,13 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
 from src.errors import TextlabError
 from src.eval import evaluate_checkpoint
-from src.plots import PLOT_NAMES
+from src.evaluation.plots import PLOT_NAMES
 from src.train import train
 from tests.conftest import TINY, compose_config, run_module
 
@@ -33,11 +34,38 @@ def trained_run(tmp_path_factory: pytest.TempPathFactory, token_cache_dir: Path)
 
 def test_thresholds_json_has_the_shared_format(trained_run: Path) -> None:
     payload = json.loads((trained_run / "thresholds.json").read_text())
-    assert set(payload) == {"metric", "default", "thresholds", "val_scores"}
+    assert set(payload) == {
+        "metric",
+        "default",
+        "thresholds",
+        "val_scores",
+        "min_positives",
+        "kept_default",
+    }
     labels = ["toxic", "severe_toxic", "obscene", "threat", "insult", "identity_hate"]
     assert sorted(payload["thresholds"]) == sorted(labels) == sorted(payload["val_scores"])
     assert all(0.0 <= value <= 1.0 for value in payload["thresholds"].values())
     assert payload["metric"] == "f1" and payload["default"] == 0.5
+    # a label with fewer than min_positives validation positives kept the default, and says why
+    assert payload["min_positives"] == 10
+    for label, reason in payload["kept_default"].items():
+        assert payload["thresholds"][label] == 0.5
+        assert "positive validation rows" in reason or "no scored" in reason
+
+
+def test_predictions_npz_pairs_with_the_logged_scores(trained_run: Path) -> None:
+    """Per-example test predictions are kept, and recompute the logged test AUC."""
+    from src.evaluation.predictions import load_predictions
+    from src.tasks.multilabel.metrics import multilabel_scores
+
+    arrays = load_predictions(trained_run)
+    assert arrays is not None
+    labels = list(arrays["labels"])
+    assert arrays["test_probs"].shape == arrays["test_targets"].shape == (120, len(labels))
+    assert arrays["test_targets"].dtype == np.int8
+    metrics = json.loads((trained_run / "metrics.json").read_text())["metrics"]
+    scores = multilabel_scores(arrays["test_probs"], arrays["test_targets"], labels, 0.5)
+    assert scores["auc_macro"] == pytest.approx(metrics["test/auc_macro"], abs=1e-5)
 
 
 def test_statistics_json_records_everything(trained_run: Path) -> None:

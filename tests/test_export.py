@@ -14,14 +14,14 @@ import onnxruntime as ort
 import pytest
 import torch
 
+from src.data.token_cache import file_sha256
 from src.deploy.export import export_run
 from src.deploy.folder import open_export_folder
 from src.deploy.references import load_predictor
 from src.deploy.torch_predictors import load_hf_model
 from src.errors import TextlabError
-from src.metrics.multilabel import multilabel_scores
-from src.runs.files import file_sha256
 from src.runs.loading import load_run
+from src.tasks.multilabel.metrics import multilabel_scores
 from tests.export_helpers import (
     FAST,
     jigsaw_test_rows,
@@ -157,7 +157,7 @@ def test_exported_model_reproduces_src_eval(learned_ckpt: Path, tmp_path: Path) 
     """From raw text to thresholded labels, the ONNX export gives what ``src.eval`` computes
     for the checkpoint (same rows, the run's tuned thresholds), on real Jigsaw test rows."""
     from src.eval import evaluate_checkpoint
-    from src.metrics.multilabel import scores_at_thresholds
+    from src.tasks.multilabel.metrics import scores_at_thresholds
 
     out = export_run(learned_ckpt, "onnx", tmp_path / "onnx")
     run_thresholds = json.loads((learned_ckpt.parent.parent / "thresholds.json").read_text())

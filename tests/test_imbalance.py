@@ -13,7 +13,7 @@ from src.config import build, build_datamodule
 from src.data.batching import balanced_row_weights, balanced_sampler, expected_label_rates
 from src.errors import TextlabError
 from src.models.encoders import freeze_encoder
-from src.tasks.multilabel import MaskedBCEWithLogits, pos_weights_from_labels
+from src.tasks.multilabel.task import MaskedBCEWithLogits, pos_weights_from_labels
 
 
 def test_pos_weights_equal_prevalence_ratios_and_are_capped() -> None:

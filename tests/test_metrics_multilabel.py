@@ -7,7 +7,7 @@ import pytest
 import torch
 from sklearn.metrics import f1_score, roc_auc_score
 
-from src.metrics.multilabel import MultilabelScores, multilabel_scores
+from src.tasks.multilabel.metrics import MultilabelScores, multilabel_scores
 
 NAMES = ["toxic", "obscene", "threat", "insult"]
 

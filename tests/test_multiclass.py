@@ -17,9 +17,9 @@ from src.callbacks.records import AimArtifacts
 from src.config import build, build_datamodule
 from src.data.readers.emotion import EMOTION_LABELS, read_emotion_file
 from src.errors import TextlabError
-from src.metrics.multiclass import MulticlassScores, multiclass_scores
-from src.tasks.multiclass import balanced_class_weights
-from src.tasks.token import TokenTask
+from src.tasks.multiclass.metrics import MulticlassScores, multiclass_scores
+from src.tasks.multiclass.task import balanced_class_weights
+from src.tasks.token.task import TokenTask
 from src.train import train
 
 # real lines of dair-ai emotion train.txt (header included)
@@ -166,7 +166,7 @@ def test_tiny_emotion_run_end_to_end(make_cfg, tmp_path: Path, emotion_dir) -> N
 
 def test_confusion_matrix_goes_to_aim_as_param_and_image(tmp_path: Path) -> None:
     from aim import Image
-    from src.plots import plot_confusion_matrix
+    from src.evaluation.plots import plot_confusion_matrix
 
     class FakeRun(dict):
         tracked: list = []

@@ -9,9 +9,9 @@ import torch
 from src.callbacks.training import PriorBiasInit
 from src.errors import TextlabError
 from src.tasks.base import TOKENS
-from src.tasks.multiclass import MulticlassTask
-from src.tasks.multilabel import MultilabelTask
-from src.tasks.token import TokenTask
+from src.tasks.multiclass.task import MulticlassTask
+from src.tasks.multilabel.task import MultilabelTask
+from src.tasks.token.task import TokenTask
 from src.train import train
 
 
@@ -59,7 +59,7 @@ def test_fresh_fit_starts_at_the_priors_and_resume_keeps_the_checkpoint(make_cfg
 def test_a_token_tagger_is_left_as_it_is_and_direct_use_is_refused() -> None:
     """On by default for every task: a tagger has no output layer over labels, so the
     callback leaves it alone; asking a token task for label priors directly is refused."""
-    from src.callbacks.training import set_prior_bias
+    from src.models.module import set_prior_bias
 
     class Tagger(torch.nn.Module):
         task = TokenTask()

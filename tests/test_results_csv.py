@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from src.errors import TextlabError
-from src.runs.files import COLUMNS, append_result
+from src.runs.results import COLUMNS, append_result
 from src.train import train
 
 
@@ -82,7 +82,7 @@ def test_success_and_failure_rows_with_base_vs_tuned(make_cfg, tmp_path: Path) -
 def test_results_file_null_switches_it_off(tmp_path: Path) -> None:
     from omegaconf import OmegaConf
 
-    from src.runs.files import record_result
+    from src.runs.results import record_result
 
     cfg = OmegaConf.create({"results_file": None, "paths": {"output_dir": str(tmp_path)}})
     assert record_result(cfg, {"status": "success", "metrics": {}}) is None

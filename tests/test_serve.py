@@ -247,7 +247,8 @@ def test_model_calls_are_capped_in_padded_tokens() -> None:
     """Sorted by length, a call holds at most batch_size rows and max_batch_tokens padded
     tokens, so a long text does not pad short ones; every text runs exactly once."""
     from src.deploy.predictors import Predictor
-    from src.tasks.formats import LabelSet, output_format
+    from src.tasks.formats import output_format
+    from src.tasks.output import LabelSet
 
     class Lengths(Predictor):
         def logits(self, input_ids, attention_mask):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import precision_recall_fscore_support, roc_auc_score
 
-from src.metrics.multilabel import scores_at_thresholds
+from src.tasks.multilabel.metrics import scores_at_thresholds
 
 LABELS = ["toxic", "insult", "threat"]
 

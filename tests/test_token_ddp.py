@@ -8,7 +8,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from src.metrics.token import WordTagCollector, token_scores
+from src.tasks.token.metrics import WordTagCollector, token_scores
 
 LABELS = ["O", "B-person", "I-person", "B-location"]
 # sentences as (gold, predicted) label ids, one word per position

@@ -9,7 +9,7 @@ from sklearn.metrics import f1_score as sk_f1
 
 from src.data.tagging import IGNORE
 from src.errors import TextlabError
-from src.metrics.token import WordTagCollector, token_scores, word_predictions
+from src.tasks.token.metrics import WordTagCollector, token_scores, word_predictions
 
 TRUE = [
     ["B-person", "I-person", "O", "B-location", "O"],

@@ -18,11 +18,11 @@ from src.deploy.torch_predictors import (
     word_tags,
 )
 from src.errors import TextlabError
-from src.metrics.token import token_scores
 from src.models.encoders import build_random_encoder, load_tokenizer
 from src.models.module import TokenTagger
 from src.runs.loading import load_run
-from src.tasks.token import TokenTask
+from src.tasks.token.metrics import token_scores
+from src.tasks.token.task import TokenTask
 from src.train import train
 from tests.conftest import run_module
 

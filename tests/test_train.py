@@ -154,7 +154,7 @@ def test_load_run_reproduces_test_predictions(make_cfg, tmp_path: Path) -> None:
         for batch in datamodule.test_dataloader():
             probs.append(torch.sigmoid(loaded.model(batch["input_ids"], batch["attention_mask"])))
             targets.append(batch["labels"])
-    from src.metrics.multilabel import multilabel_scores
+    from src.tasks.multilabel.metrics import multilabel_scores
 
     scores = multilabel_scores(torch.cat(probs), torch.cat(targets), loaded.model.label_names)
     assert scores["auc_macro"] == pytest.approx(summary["metrics"]["test/auc_macro"], abs=1e-6)

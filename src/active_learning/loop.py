@@ -34,12 +34,12 @@ from src.active_learning.model import (
 from src.active_learning.rounds import AimRounds
 from src.active_learning.settings import ActiveSettings, build_strategy
 from src.active_learning.strategies import MC_PROBS, NOTHING, PoolView, Strategy
-from src.callbacks.training import set_prior_bias
 from src.config import ThresholdsSchema, build, build_datamodule, validated
 from src.data.batching import TokenizedDataset
 from src.errors import TextlabError
+from src.models.module import set_prior_bias
 from src.runs.lifecycle import Run
-from src.tasks.multilabel import MultilabelTask
+from src.tasks.multilabel.task import MultilabelTask
 
 log = logging.getLogger(__name__)
 
@@ -223,6 +223,7 @@ def _run_round(
         exp.label_names,
         cfg.thresholds.metric,
         cfg.thresholds.default,
+        cfg.thresholds.min_positives,
         exp.precision,
         exp.accelerator,
     )

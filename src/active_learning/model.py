@@ -24,10 +24,10 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from src.active_learning.settings import ActiveSettings
-from src.callbacks.analyses import SplitPredictions, evaluate_predictions, inference_trainer
 from src.config import build
 from src.data.batching import PaddingCollator, TokenizedDataset
-from src.metrics.thresholds import tune_thresholds
+from src.evaluation.predictions import SplitPredictions, evaluate_predictions, inference_trainer
+from src.evaluation.thresholds import tune_thresholds
 
 Weights = dict[str, torch.Tensor]
 HEAD_PREFIX = "head."
@@ -200,15 +200,21 @@ def evaluate_round(
     label_names: list[str],
     threshold_metric: str,
     default_threshold: float,
+    min_positives: int,
     precision: str,
     accelerator: str,
 ) -> tuple[dict[str, float], dict[str, Any]]:
     """``{split}/auc_macro``, ``{split}/f1_micro``, ``{split}/f1_macro`` at the default
     threshold and ``{split}/f1_micro_tuned``, ``{split}/f1_macro_tuned`` at per-label thresholds
-    tuned on validation (``src.metrics.thresholds``); also the thresholds.json payload."""
+    tuned on validation (``src.evaluation.thresholds``); also the thresholds.json payload."""
     val_pred, test_pred = predict_splits(model, [val, test], accelerator, precision)
     tuning = tune_thresholds(
-        val_pred.probs, val_pred.targets, label_names, threshold_metric, default_threshold
+        val_pred.probs,
+        val_pred.targets,
+        label_names,
+        threshold_metric,
+        default_threshold,
+        min_positives,
     )
     metrics: dict[str, float] = {}
     for split, pred in (("val", val_pred), ("test", test_pred)):

@@ -4,7 +4,7 @@
 A baseline has two parts per task: a featuriser, fitted on train, that maps inputs to a feature
 matrix (one row per text; for token tasks one row per word of every sentence, in order), and a
 scikit-learn estimator. The task fits the estimator and scores the predictions
-(``Task.fit_predict_baseline``, ``Task.score_baseline``), so a baseline never asks which task it
+(``src.baselines.tasks``), so a baseline never asks which task it
 serves beyond the task object's attributes.
 """
 
@@ -24,6 +24,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion
 from threadpoolctl import threadpool_limits
 
+from src.baselines.tasks import baseline_for
 from src.config import NGRAMS, POSITIVE, Rule, at_least, one_of, store_schema, validated
 from src.errors import TextlabError
 from src.tasks.base import TOKENS, Task
@@ -73,7 +74,7 @@ def fit_predict(
         missing.update({split: featurizer.missing_words(X) for split, X in X_eval.items()})
     with threadpool_limits(sklearn_threads, user_api="openmp"):
         estimator = baseline.estimator(task)
-        predictions = task.fit_predict_baseline(estimator, X_train, X_eval, splits, missing)
+        predictions = baseline_for(task).fit_predict(estimator, X_train, X_eval, splits, missing)
     timings = {"features_s": featurised - started, "fit_predict_s": time.time() - featurised}
     info: dict[str, Any] = {key: round(value, 2) for key, value in timings.items()}
     for name in ("cache_hits", "truncated_words"):  # frozen-encoder features only
@@ -249,8 +250,8 @@ class TfidfLR:
     def estimator(self, task: Task) -> LogisticRegression:
         solver = self.solver
         if solver == "auto":  # liblinear: fast binary fits on sparse input; lbfgs: multinomial
-            solver = "liblinear" if task.binary_per_label else "lbfgs"
-        if solver == "liblinear" and not task.binary_per_label:
+            solver = "liblinear" if baseline_for(task).binary_per_label else "lbfgs"
+        if solver == "liblinear" and not baseline_for(task).binary_per_label:
             raise TextlabError(
                 f"baseline.solver=liblinear fits binary problems only; the {task.name} task "
                 "needs lbfgs or saga (or solver=auto)"

@@ -19,11 +19,9 @@ import yaml
 
 from src.callbacks.analyses import after_fit_state
 from src.callbacks.training import MetricHistory
-from src.runs.files import CONFIG_FILE, METRICS_FILE, RUN_INFO_FILE, write_json
+from src.runs.folder import CONFIG_FILE, METRICS_FILE, RUN_INFO_FILE, STATISTICS_FILE, write_json
 from src.runs.tracking import aim_loggers
-from src.tasks.multilabel import DEFAULT_THRESHOLD
-
-STATISTICS_FILE = "statistics.json"
+from src.tasks.output import DEFAULT_THRESHOLD
 
 
 def _read(path: Path, parse: Any) -> Any:

@@ -31,7 +31,7 @@ from src.data.readers.tagged import TaggedSentence
 from src.data.readers.vua import read_vua_split
 from src.data.sequence import RawSplit
 from src.errors import TextlabError
-from src.metrics.token import SCHEMES
+from src.tasks.token.metrics import SCHEMES
 
 log = logging.getLogger(__name__)
 

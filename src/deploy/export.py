@@ -13,7 +13,6 @@ temporary folder and moved into place complete, every file readable by all (0644
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 import tempfile
@@ -44,10 +43,12 @@ from src.deploy.folder import (
 from src.deploy.predictors import OnnxPredictor
 from src.deploy.torch_predictors import non_encoder_state
 from src.errors import TextlabError
-from src.runs.files import write_json
+from src.evaluation.thresholds import run_thresholds_file
+from src.runs.folder import write_json
 from src.runs.loading import LoadedRun, load_run, resolve_checkpoint
 from src.tasks.base import SEQUENCE, TOKENS
-from src.tasks.formats import DEFAULT, TUNED, OutputFormat, output_format
+from src.tasks.formats import output_format
+from src.tasks.output import DEFAULT, TUNED, OutputFormat
 
 INPUTS = ["input_ids", "attention_mask"]
 OUTPUTS = ["logits"]
@@ -177,7 +178,7 @@ def quantization_cost(
     }
     targets = np.asarray(targets)
     if folder.output.per_label_thresholds:
-        from src.metrics.multilabel import multilabel_scores
+        from src.tasks.multilabel.metrics import multilabel_scores
 
         for variant, p in probs.items():
             scores = multilabel_scores(p, targets, label_names, threshold=thresholds)
@@ -214,26 +215,6 @@ def scored_test_rows(
     datamodule.prepare_data()
     test = datamodule.raw_split("test")
     return list(test.texts), np.asarray(test.labels)
-
-
-# -- the folder -------------------------------------------------------------------------------
-def run_thresholds_file(run_dir: Path, label_names: list[str]) -> tuple[dict[str, Any], str]:
-    """(thresholds.json content for the export, a note saying where it came from): the run's
-    tuned ``thresholds.json``, checked as ``src.eval`` checks it and copied unchanged, or
-    0.5 for every label."""
-    from src.tasks.multilabel import DEFAULT_THRESHOLD, THRESHOLDS_FILE, read_thresholds
-
-    path = run_dir / THRESHOLDS_FILE
-    if not path.is_file():
-        payload = {
-            "metric": None,
-            "default": DEFAULT_THRESHOLD,
-            "thresholds": dict.fromkeys(label_names, DEFAULT_THRESHOLD),
-            "val_scores": {},
-        }
-        return payload, f"default {DEFAULT_THRESHOLD} for every label ({path} not found)"
-    read_thresholds(run_dir, label_names)  # raises a one-line TextlabError on a bad file
-    return json.loads(path.read_text()), f"tuned: {path}"
 
 
 def _fresh_out_dir(out_dir: Path) -> None:

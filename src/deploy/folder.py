@@ -20,18 +20,11 @@ import numpy as np
 from tokenizers import Tokenizer
 
 from src.data.context import context_first
+from src.data.token_cache import file_sha256
 from src.errors import TextlabError
-from src.runs.files import file_sha256, write_json
-from src.tasks.formats import (
-    DEFAULT,
-    FIXED,
-    TUNED,
-    LabelSet,
-    OutputFormat,
-    output_format,
-    task_of_export,
-    threshold_option,
-)
+from src.runs.folder import write_json
+from src.tasks.formats import output_format, task_of_export
+from src.tasks.output import DEFAULT, FIXED, TUNED, LabelSet, OutputFormat, threshold_option
 
 EXPORT_CONFIG = "export_config.json"
 THRESHOLDS = "thresholds.json"

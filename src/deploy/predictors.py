@@ -20,7 +20,7 @@ import numpy as np
 
 from src.deploy.folder import ExportFolder, TextEncoder
 from src.errors import TextlabError
-from src.tasks.formats import TUNED, LabelSet, ModelInput, OutputFormat
+from src.tasks.output import TUNED, LabelSet, ModelInput, OutputFormat
 
 #: padded tokens per model call (rows x longest row) on a CPU, past a call's first row:
 #: measured on 16-text requests of Jigsaw comments, 2 cores, MiniLM: int8 245 texts/s at 256,

@@ -26,7 +26,7 @@ from src.deploy.backends import (
 from src.deploy.folder import EXPORT_CONFIG, export_folders, open_export_folder, read_json
 from src.deploy.predictors import ONNX_VARIANTS, OnnxPredictor, Predictor
 from src.errors import TextlabError
-from src.tasks.formats import TUNED
+from src.tasks.output import TUNED
 
 
 def offered_backends(folder_config: dict[str, Any]) -> list[str]:

@@ -35,7 +35,8 @@ from src.deploy.backends import AUTO
 from src.deploy.predictors import Predictor, check_contexts, check_texts
 from src.deploy.references import load_predictor
 from src.errors import TextlabError
-from src.tasks.formats import TUNED, Prediction
+from src.tasks.formats import Prediction
+from src.tasks.output import TUNED
 
 
 # -- request and response bodies (they make up the OpenAPI schema) --------------------------

@@ -33,7 +33,8 @@ from src.errors import TextlabError
 from src.models.module import EncoderModule, PooledClassifier, TokenTagger
 from src.runs.loading import load_run, resolve_checkpoint
 from src.tasks import task_class
-from src.tasks.formats import (
+from src.tasks.formats import output_format
+from src.tasks.output import (
     DEFAULT,
     DEFAULT_THRESHOLD,
     FIXED,
@@ -41,12 +42,10 @@ from src.tasks.formats import (
     LabelSet,
     ModelInput,
     OutputFormat,
-    bio_spans,
-    output_format,
     split_words,
     threshold_option,
-    word_tags_from_probs,
 )
+from src.tasks.token.output import bio_spans, word_tags_from_probs
 
 __all__ = [
     "CheckpointPredictor",
@@ -189,7 +188,7 @@ def run_labels(
     ``thresholds.json``, else 0.5 for every label; or one number)."""
     if not output.per_label_thresholds:
         return LabelSet(tuple(names), options=options)
-    from src.tasks.multilabel import THRESHOLDS_FILE, read_thresholds
+    from src.evaluation.thresholds import THRESHOLDS_FILE, read_thresholds
 
     fixed = threshold_option(thresholds)
     if fixed is not None:

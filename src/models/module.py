@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import lightning.pytorch as L
+import numpy as np
 import torch
 from torch import nn
 from torch.optim import Optimizer
@@ -354,3 +355,18 @@ class TokenTagger(EncoderModule):
             outputs = self.encode(input_ids, attention_mask, output_hidden_states=True, **extra)
             hidden = scalar_mix(outputs.hidden_states[-self.mix_layers :], self.layer_logits)
         return self.head(self.dropout(hidden))
+
+
+def set_prior_bias(module: L.LightningModule, train_labels: np.ndarray) -> np.ndarray:
+    """Set the output bias of a classifier to its task's priors of ``train_labels``."""
+    bias = module.task.prior_logits(np.asarray(train_labels))
+    output_layer = getattr(module, "output_layer", None)
+    if output_layer is None:
+        raise TextlabError(
+            f"{type(module).__name__} has no output layer to start at the label priors; "
+            "switch the prior-bias option off"
+        )
+    layer = output_layer()
+    with torch.no_grad():
+        layer.bias.copy_(torch.as_tensor(bias, dtype=layer.bias.dtype))
+    return bias

@@ -16,9 +16,9 @@ import yaml
 from omegaconf import OmegaConf
 
 from src.callbacks.analyses import TuneThresholds
-from src.callbacks.records import STATISTICS_FILE
 from src.errors import TextlabError
-from src.runs.files import read_json_file, run_status
+from src.runs.folder import STATISTICS_FILE, read_json_file
+from src.runs.status import run_status
 
 #: ``model=`` options whose pooling is not their name without ``_pooler``
 MODEL_POOLING = {"avg_pooler": "mean"}

@@ -36,17 +36,10 @@ from omegaconf import DictConfig, OmegaConf
 
 from src.config import build, check_accelerator, check_config
 from src.errors import TextlabError, cause_chain_error, report_user_errors
-from src.runs.files import (
-    METRICS_FILE,
-    RUN_INFO_FILE,
-    read_json_file,
-    record_result,
-    run_info,
-    running_record,
-    scalar_metrics,
-    write_json,
-    write_resolved_config,
-)
+from src.runs.folder import METRICS_FILE, RUN_INFO_FILE, read_json_file, write_json
+from src.runs.provenance import run_info, write_resolved_config
+from src.runs.results import record_result, scalar_metrics
+from src.runs.status import running_record
 from src.runs.tracking import aim_repos_in, aim_run_hash, ensure_aim_repo, is_aim_node
 
 log = logging.getLogger(__name__)

@@ -22,7 +22,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from src.config import build
 from src.errors import TextlabError
-from src.runs.files import CONFIG_FILE, METRICS_FILE
+from src.runs.folder import CONFIG_FILE, METRICS_FILE
 
 LATEST = "latest"
 CHECKPOINTS = "checkpoints"

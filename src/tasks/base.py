@@ -17,7 +17,7 @@ from torch import nn
 from src.errors import TextlabError
 
 if TYPE_CHECKING:
-    from src.data.sequence import RawSplit
+    pass
 
 #: what a model emits: one prediction per text, or one per (sub)token
 SEQUENCE, TOKENS = "sequence", "tokens"
@@ -35,8 +35,6 @@ class Task(ABC):
     prog_bar: ClassVar[frozenset[str]] = frozenset()
     #: aggregate metric names a printed summary shows, val and test side by side
     headline: ClassVar[tuple[str, ...]] = ()
-    #: baselines: each label is fitted as its own binary problem (binary-only solvers serve)
-    binary_per_label: ClassVar[bool] = False
     #: whether predictions are decided by a threshold per label (thresholds.json)
     per_label_thresholds: ClassVar[bool] = False
 
@@ -84,38 +82,3 @@ class Task(ABC):
     def config(self) -> dict[str, Any]:
         """The task's options as plain values (for checkpoints and export folders)."""
         return {}
-
-    # -- baselines (src.baselines): scikit-learn estimators on the neural run's splits ------
-    def fit_predict_baseline(
-        self,
-        estimator: Any,
-        X_train: Any,
-        X_eval: dict[str, Any],
-        splits: dict[str, RawSplit],
-        missing: dict[str, np.ndarray] | None = None,
-    ) -> dict[str, Any]:
-        """Fit clones of a scikit-learn ``estimator`` on the train features (labels from
-        ``splits["train"]``) and predict each split of ``X_eval``: ``split -> predictions``.
-
-        ``missing``: per split (train too), feature rows to leave out of the fit and predict
-        as the neural model would (token tasks: words cut off by ``max_length``)."""
-        raise TextlabError(f"the baselines do not serve the {self.name} task")
-
-    def baseline_scores(self, predictions: Any, split: RawSplit) -> dict[str, float]:
-        """One split's scores of baseline predictions, with the neural runs' metric code."""
-        raise TextlabError(f"the baselines do not serve the {self.name} task")
-
-    def score_baseline(
-        self,
-        predictions: dict[str, Any],
-        splits: dict[str, RawSplit],
-        threshold_metric: str = "f1",
-        default_threshold: float = 0.5,
-    ) -> tuple[dict[str, float], dict[str, Any] | None]:
-        """``<split>/<metric>`` scores of each predicted split, and the decision thresholds
-        tuned on validation as a ``thresholds.json`` payload (None: the task has none)."""
-        metrics: dict[str, float] = {}
-        for name, split_predictions in predictions.items():
-            scores = self.baseline_scores(split_predictions, splits[name])
-            metrics.update({f"{name}/{key}": value for key, value in scores.items()})
-        return metrics, None

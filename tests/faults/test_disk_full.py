@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from src.callbacks import training
+from src.runs import checkpoints, folder
 from src.runs.lifecycle import run_job
 from src.runs.loading import read_checkpoint
 from src.train import train
@@ -59,7 +59,14 @@ class _LimitedFile:
 def full_disk(monkeypatch: pytest.MonkeyPatch, room: int) -> None:
     """Only the checkpoint writer sees the full disk."""
     patched = types.SimpleNamespace(**{**vars(os), "fdopen": Disk(room).fdopen})
-    monkeypatch.setattr(training, "os", patched)
+    write = folder.atomic_write_bytes
+
+    def checkpoint_writer(path, data, mode=0o644):
+        with monkeypatch.context() as scoped:
+            scoped.setattr(folder, "os", patched)
+            return write(path, data, mode)
+
+    monkeypatch.setattr(checkpoints, "atomic_write_bytes", checkpoint_writer)
 
 
 def assert_checkpoints_whole(folder: Path) -> list[str]:
@@ -74,11 +81,11 @@ def test_checkpoint_write_that_fills_the_disk_keeps_the_old_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     target = tmp_path / "best.ckpt"
-    training.AtomicCheckpointIO().save_checkpoint({"state_dict": {}, "epoch": 0}, target)
+    checkpoints.AtomicCheckpointIO().save_checkpoint({"state_dict": {}, "epoch": 0}, target)
     before = target.read_bytes()
     full_disk(monkeypatch, room=100)
     with pytest.raises(OSError) as err:
-        training.AtomicCheckpointIO().save_checkpoint({"state_dict": {}, "epoch": 1}, target)
+        checkpoints.AtomicCheckpointIO().save_checkpoint({"state_dict": {}, "epoch": 1}, target)
     assert err.value.errno == errno.ENOSPC and err.value.filename == str(target)
     assert target.read_bytes() == before
     assert assert_checkpoints_whole(tmp_path) == ["best.ckpt"]
@@ -128,12 +135,13 @@ def test_a_disk_full_in_the_analyses_keeps_the_scores_already_recorded(
 ) -> None:
     """The run has its test scores in metrics.json when the after-fit analyses start; a full
     disk there fails the run in one line, and metrics.json still holds those scores."""
-    from src.callbacks import analyses
+    from src.evaluation import analyses
+    from src.evaluation.thresholds import THRESHOLDS_FILE
 
-    def no_room(path, payload):
-        raise OSError(errno.ENOSPC, FULL, str(path))
+    def no_room(run_dir, tuning):
+        raise OSError(errno.ENOSPC, FULL, str(Path(run_dir) / THRESHOLDS_FILE))
 
-    monkeypatch.setattr(analyses, "write_json", no_room)
+    monkeypatch.setattr(analyses, "write_thresholds", no_room)
     cfg = make_cfg()
     with pytest.raises(SystemExit) as exit_:
         run_job(train, cfg, cfg.paths.output_dir)

@@ -12,8 +12,8 @@ import pytest
 import torch
 import yaml
 
-from src.callbacks.training import AtomicCheckpointIO
 from src.errors import TextlabError
+from src.runs.checkpoints import AtomicCheckpointIO
 from src.runs.lifecycle import run_job
 from src.train import train
 from tests.conftest import run_module

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from src.runs.files import run_status
+from src.runs.status import run_status
 from src.train import train
 from tests.conftest import ROOT, TINY
 

@@ -24,8 +24,8 @@ from sklearn.metrics import (
     roc_curve,
 )
 
-from src.metrics.calibration import reliability_bins
-from src.metrics.thresholds import ThresholdTuning, threshold_sweep
+from src.evaluation.calibration import reliability_bins
+from src.evaluation.thresholds import ThresholdTuning, threshold_sweep
 
 
 class Predictions(Protocol):

@@ -10,18 +10,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from src.data.tagging import IGNORE
 from src.errors import TextlabError
-from src.metrics.token import SCHEMES, WordTagCollector, token_scores
 from src.tasks.base import TOKENS, Task
+from src.tasks.token.metrics import SCHEMES, WordTagCollector
 
 if TYPE_CHECKING:
-    from src.data.sequence import RawSplit
+    pass
 
 
 class TagCrossEntropy(nn.Module):
@@ -79,46 +78,3 @@ class TokenTask(Task):
 
     def config(self) -> dict[str, Any]:
         return {"scheme": self.scheme, "class_weights": self.class_weights}
-
-    # -- baselines: one feature row per word, sentences in order --------------------------
-    def fit_predict_baseline(
-        self,
-        estimator: Any,
-        X_train: Any,
-        X_eval: dict[str, Any],
-        splits: dict[str, RawSplit],
-        missing: dict[str, np.ndarray] | None = None,
-    ) -> dict[str, list[list[str]]]:
-        """``split -> tags per word of each sentence`` from one fit over every train word.
-
-        ``missing``: per split (train too), words without features (cut off by the encoder's
-        max_length): left out of the fit and given the most frequent training tag, as the
-        neural tagger predicts the outside tag for them."""
-        from sklearn.base import clone
-
-        missing = missing or {}
-        y = np.asarray([tag for tags in splits["train"].labels for tag in tags], dtype=object)
-        keep = ~missing.get("train", np.zeros(len(y), dtype=bool))
-        model = clone(estimator).fit(X_train[np.flatnonzero(keep)], y[keep])
-        values, counts = np.unique(y, return_counts=True)
-        most_frequent = str(values[np.argmax(counts)])
-        out = {}
-        for split, X in X_eval.items():
-            tags = np.asarray([str(t) for t in model.predict(X)], dtype=object)
-            if split in missing:
-                tags[missing[split]] = most_frequent
-            out[split] = _per_sentence([str(t) for t in tags], splits[split].texts)
-        return out
-
-    def baseline_scores(self, predictions: list[list[str]], split: RawSplit) -> dict[str, float]:
-        """Word (binary) or entity (BIO) scores of the predicted tags."""
-        return token_scores(split.labels, predictions, self.scheme)
-
-
-def _per_sentence(flat: list[str], sentences: list[list[Any]]) -> list[list[str]]:
-    """Cut a flat list (one entry per word) back into sentences."""
-    out, start = [], 0
-    for sentence in sentences:
-        out.append(flat[start : start + len(sentence)])
-        start += len(sentence)
-    return out

@@ -7,9 +7,7 @@ label (``thresholds.json``, tuned on validation after fit).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
@@ -19,16 +17,13 @@ from torch import nn
 
 from src.config import plain_dict
 from src.errors import TextlabError
-from src.metrics.multilabel import MultilabelScores, multilabel_scores
-from src.metrics.thresholds import tune_thresholds
 from src.tasks.base import Task
-from src.tasks.formats import threshold_option
+from src.tasks.multilabel.metrics import MultilabelScores
 
 if TYPE_CHECKING:
-    from src.data.sequence import RawSplit
+    pass
 
 UNSCORED = -1
-THRESHOLDS_FILE = "thresholds.json"
 DEFAULT_THRESHOLD = 0.5
 
 
@@ -93,48 +88,6 @@ def prior_log_odds(labels: np.ndarray, eps: float = 1e-4) -> np.ndarray:
     return np.log(prevalence / (1 - prevalence))
 
 
-# -- thresholds ---------------------------------------------------------------------------
-def read_thresholds(run_dir: str | Path, label_names: list[str]) -> dict[str, float]:
-    """``label -> threshold`` from ``<run>/thresholds.json``, checked against the labels."""
-    path = Path(run_dir) / THRESHOLDS_FILE
-    if not path.is_file():
-        raise TextlabError(
-            f"{path} not found: this run has no tuned thresholds (trained with the threshold "
-            "analysis switched off, or before it existed); use thresholds=0.5"
-        )
-    try:
-        thresholds = json.loads(path.read_text())["thresholds"]
-        values = {name: float(thresholds[name]) for name in label_names}
-    except (ValueError, KeyError, TypeError) as err:
-        raise TextlabError(
-            f"{path} is not a thresholds file with a threshold for each of {label_names} "
-            f"({type(err).__name__}: {err}); retrain, or use thresholds=0.5"
-        ) from err
-    bad = {k: v for k, v in values.items() if not 0.0 <= v <= 1.0}
-    if bad:
-        raise TextlabError(f"{path}: thresholds must lie in [0, 1], got {bad}")
-    return values
-
-
-#: ``tuned`` -> None (read thresholds.json); a number in [0, 1] -> that threshold
-parse_threshold_option = threshold_option
-
-
-def run_thresholds(
-    run_dir: str | Path, label_names: list[str], option: Any = "tuned"
-) -> tuple[list[float], str]:
-    """The thresholds a run predicts with, in label order, and where they come from: a fixed
-    number, the run's tuned ``thresholds.json``, or 0.5 when it has none."""
-    fixed = parse_threshold_option(option)
-    if fixed is not None:
-        return [fixed] * len(label_names), f"{fixed:g} (thresholds={option})"
-    if (Path(run_dir) / THRESHOLDS_FILE).is_file():
-        tuned = read_thresholds(run_dir, label_names)
-        return [tuned[n] for n in label_names], f"tuned ({THRESHOLDS_FILE})"
-    default = [DEFAULT_THRESHOLD] * len(label_names)
-    return default, f"{DEFAULT_THRESHOLD} (the run has no {THRESHOLDS_FILE})"
-
-
 class MultilabelTask(Task):
     """Sigmoid per label; BCE (optionally pos-weighted); AUC/F1 skipping unscored entries.
 
@@ -152,7 +105,6 @@ class MultilabelTask(Task):
         "tuned/f1_macro",
         "tuned/f1_micro",
     )
-    binary_per_label: ClassVar[bool] = True
     per_label_thresholds: ClassVar[bool] = True
 
     def __init__(self, pos_weight: Mapping[str, Any] | None = None) -> None:
@@ -180,57 +132,3 @@ class MultilabelTask(Task):
 
     def config(self) -> dict[str, Any]:
         return {"pos_weight": self.pos_weight}
-
-    # -- baselines ------------------------------------------------------------------------
-    def fit_predict_baseline(
-        self,
-        estimator: Any,
-        X_train: Any,
-        X_eval: dict[str, Any],
-        splits: dict[str, RawSplit],
-        missing: dict[str, np.ndarray] | None = None,
-    ) -> dict[str, np.ndarray]:
-        """``split -> [N, L]`` probabilities: one binary fit per label on its scored train rows
-        (-1 dropped); a label with a single class in train gets that constant probability."""
-        from sklearn.base import clone
-
-        Y_train = np.asarray(splits["train"].labels)
-        n_labels = Y_train.shape[1]
-        probs = {s: np.zeros((X.shape[0], n_labels), dtype=np.float32) for s, X in X_eval.items()}
-        for j in range(n_labels):
-            scored = Y_train[:, j] != UNSCORED
-            y = Y_train[scored, j].astype(int)
-            if len(np.unique(y)) < 2:  # nothing to separate: the prior (0 or 1) for every row
-                prior = float(y.mean()) if len(y) else 0.0
-                for split in probs:
-                    probs[split][:, j] = prior
-                continue
-            model = clone(estimator).fit(X_train[np.flatnonzero(scored)], y)
-            positive = list(model.classes_).index(1)
-            for split, X in X_eval.items():
-                probs[split][:, j] = model.predict_proba(X)[:, positive].astype(np.float32)
-        return probs
-
-    def baseline_scores(self, predictions: np.ndarray, split: RawSplit) -> dict[str, float]:
-        """AUC and F1 at 0.5, as the neural runs' validation and test scores."""
-        return multilabel_scores(predictions, split.labels, split.label_names, DEFAULT_THRESHOLD)
-
-    def score_baseline(
-        self,
-        predictions: dict[str, np.ndarray],
-        splits: dict[str, RawSplit],
-        threshold_metric: str = "f1",
-        default_threshold: float = DEFAULT_THRESHOLD,
-    ) -> tuple[dict[str, float], dict[str, Any] | None]:
-        """Adds F1 at per-label thresholds tuned on validation (``val/tuned/f1_macro``...), as
-        the neural runs' threshold analysis does."""
-        metrics, _ = super().score_baseline(predictions, splits)
-        names = splits["train"].label_names
-        tuning = tune_thresholds(
-            predictions["val"], splits["val"].labels, names, threshold_metric, default_threshold
-        )
-        for split, probs in predictions.items():
-            tuned = multilabel_scores(probs, splits[split].labels, names, tuning.as_list(names))
-            f1 = {key: value for key, value in tuned.items() if key.startswith("f1")}
-            metrics.update({f"{split}/tuned/{key}": value for key, value in f1.items()})
-        return metrics, tuning.to_json()

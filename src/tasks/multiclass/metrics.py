@@ -92,3 +92,9 @@ class MulticlassScores(Metric):
     def compute(self) -> dict[str, Tensor]:
         preds, targets = dim_zero_cat(self.preds), dim_zero_cat(self.targets)
         return scores_from_predictions(preds, targets, self.label_names)
+
+
+def class_ids(labels: np.ndarray) -> np.ndarray:
+    """Class ids from one-hot rows ``[N, C]`` (or class ids already ``[N]``)."""
+    labels = np.asarray(labels)
+    return labels.argmax(axis=1) if labels.ndim == 2 else labels.astype(np.int64)

@@ -15,11 +15,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from src.errors import TextlabError
-from src.metrics.multiclass import MulticlassScores, multiclass_scores
 from src.tasks.base import Task
+from src.tasks.multiclass.metrics import MulticlassScores, class_ids
 
 if TYPE_CHECKING:
-    from src.data.sequence import RawSplit
+    pass
 
 CLASS_WEIGHTS = ("none", "balanced")
 
@@ -38,12 +38,6 @@ def balanced_class_weights(class_ids: np.ndarray, num_classes: int) -> torch.Ten
         total, num_classes * counts, out=np.ones(num_classes, dtype=np.float64), where=counts > 0
     )
     return torch.as_tensor(weights, dtype=torch.float32)
-
-
-def class_ids(labels: np.ndarray) -> np.ndarray:
-    """Class ids from one-hot rows ``[N, C]`` (or class ids already ``[N]``)."""
-    labels = np.asarray(labels)
-    return labels.argmax(axis=1) if labels.ndim == 2 else labels.astype(np.int64)
 
 
 class WeightedCrossEntropy(nn.Module):
@@ -105,32 +99,3 @@ class MulticlassTask(Task):
 
     def config(self) -> dict[str, Any]:
         return {"class_weights": self.class_weights}
-
-    # -- baselines ------------------------------------------------------------------------
-    def fit_predict_baseline(
-        self,
-        estimator: Any,
-        X_train: Any,
-        X_eval: dict[str, Any],
-        splits: dict[str, RawSplit],
-        missing: dict[str, np.ndarray] | None = None,
-    ) -> dict[str, np.ndarray]:
-        """``split -> [N, C]`` probabilities from one fit, columns in class-id order (a class
-        absent from train gets 0)."""
-        from sklearn.base import clone
-
-        train = splits["train"]
-        model = clone(estimator).fit(X_train, class_ids(train.labels))
-        columns = np.asarray(model.classes_, dtype=int)
-        out = {}
-        for split, X in X_eval.items():
-            probs = np.zeros((X.shape[0], len(train.label_names)), dtype=np.float32)
-            probs[:, columns] = model.predict_proba(X)
-            out[split] = probs
-        return out
-
-    def baseline_scores(self, predictions: np.ndarray, split: RawSplit) -> dict[str, float]:
-        """Accuracy and F1 of the arg-max class."""
-        return multiclass_scores(
-            np.asarray(predictions), class_ids(split.labels), split.label_names
-        )

@@ -1,0 +1,66 @@
+"""What a run needs to be repeated: the resolved config, the git commit, package versions and
+the data files' hashes (``run_info.json``)."""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from src.data.token_cache import file_sha256
+from src.runs.folder import CONFIG_FILE, atomic_write_text
+
+PACKAGES = (
+    "torch",
+    "lightning",
+    "torchmetrics",
+    "transformers",
+    "tokenizers",
+    "hydra-core",
+    "aim",
+    "scikit-learn",
+    "pandas",
+    "numpy",
+)
+
+
+def write_resolved_config(cfg: DictConfig, output_dir: str | Path) -> Path:
+    return atomic_write_text(Path(output_dir) / CONFIG_FILE, OmegaConf.to_yaml(cfg, resolve=True))
+
+
+# -- what makes a run reproducible ----------------------------------------------------------
+def git_commit(cwd: str | Path | None = None) -> str:
+    """The checked-out commit, with ``-dirty`` if the tree has uncommitted changes."""
+    try:
+        run = dict(cwd=cwd, capture_output=True, text=True, timeout=10, check=True)
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], **run).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], **run)
+        return commit + ("-dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def package_versions(names: tuple[str, ...] = PACKAGES) -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in names:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def run_info(
+    seed: int, data_files: list[Path], root_dir: str | Path | None = None
+) -> dict[str, Any]:
+    """Everything besides the resolved config needed to repeat a run."""
+    return {
+        "seed": seed,
+        "git_commit": git_commit(root_dir),
+        "packages": package_versions(),
+        "data_files": {str(path): file_sha256(path) for path in data_files},
+    }
