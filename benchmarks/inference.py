@@ -109,7 +109,7 @@ def build_run(settings: InferenceSettings) -> Path:
 
 def ensure_exports(run_dir: Path) -> tuple[Path, Path]:
     """The run's ``export/onnx`` (with int8) and ``export/hf``, exported if missing."""
-    from src.deploy.export import export_run
+    from src.deploy.exporter import export_run
 
     onnx, hf = run_dir / "export" / "onnx", run_dir / "export" / "hf"
     config = onnx / EXPORT_CONFIG
@@ -296,7 +296,7 @@ def quality(predictors: dict[str, Predictor], run_dir: Path, rows: int) -> dict[
     """Each backend's macro AUC on the run's scored test rows and how many thresholded label
     decisions differ from PyTorch fp32's (multi-label runs)."""
     from src.config import build
-    from src.deploy.export import scored_test_rows
+    from src.deploy.exporter import scored_test_rows
     from src.runs.loading import load_run_config, resolve_checkpoint
     from src.tasks.multilabel.metrics import multilabel_scores
 

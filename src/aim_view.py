@@ -10,7 +10,7 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from src.errors import report_user_errors
-from src.report.aim_views import save_params_view
+from src.tracking.views import save_params_view
 
 DEFAULT_UI = "http://127.0.0.1:43800"
 

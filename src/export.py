@@ -7,7 +7,7 @@ from __future__ import annotations
 import hydra
 from omegaconf import DictConfig
 
-from src.deploy.export import export_run
+from src.deploy.exporter import export_run
 from src.deploy.folder import QUANTIZATION
 from src.errors import report_user_errors
 

@@ -26,8 +26,9 @@ from src.models.module import check_max_length
 from src.runs.lifecycle import Run, run_job
 from src.runs.loading import check_resume_checkpoint, resolve_checkpoint, run_dir_of
 from src.runs.status import run_status
-from src.runs.tracking import command_line, scoring
 from src.tasks.formats import output_format
+from src.tracking.launch import command_line
+from src.tracking.logger import scoring
 
 HEADLINE = ("auc_macro", "f1_macro", "f1_micro", "tuned/f1_macro", "accuracy", "f1", "loss")
 RESUME_FROM = ("last.ckpt", "best.ckpt")

@@ -81,7 +81,7 @@ def torch_reference(ckpt: Path, texts: list[str]) -> np.ndarray:
 
 def jigsaw_test_rows(ckpt: Path, max_rows: int | str | None = "run"):
     """The run's real Jigsaw test rows (texts, targets), in its DataModule's order."""
-    from src.deploy.export import scored_test_rows
+    from src.deploy.exporter import scored_test_rows
 
     run = load_run(ckpt)
     return scored_test_rows(run.cfg.data, build(run.cfg.backbone.tokenizer), max_rows)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from src.aim_ui import start_aim_ui, stop_aim_ui, wait_until_up
+from src.tracking.ui import start_aim_ui, stop_aim_ui, wait_until_up
 from tests.test_aim_ui import free_port
 from tests.test_sweeps import multirun
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from src.aim_ui import live_group_members, start_aim_ui, stop_aim_ui, wait_until_up
 from src.errors import TextlabError
-from src.runs.tracking import ensure_aim_repo
+from src.tracking.repo import ensure_aim_repo
+from src.tracking.ui import live_group_members, start_aim_ui, stop_aim_ui, wait_until_up
 
 AIM_DIR = Path(__file__).resolve().parent.parent / "aim"
 

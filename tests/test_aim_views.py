@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from src.report.aim_views import (
+from src.tracking.repo import ensure_aim_repo
+from src.tracking.views import (
     aim64encode,
     grouping_field,
     metric_key,
     params_view_state,
     save_params_view,
 )
-from src.runs.tracking import ensure_aim_repo
 from tests.conftest import ROOT, run_module
 
 TEST_AUC = {"name": "auc_macro", "context": {"subset": "test", "checkpoint": "best"}}
@@ -147,7 +147,7 @@ def test_missing_repo_or_a_tracking_server_is_a_clear_error(tmp_path: Path) -> N
 def test_pooling_view_colours_runs_by_pooling_in_the_ui(tmp_path: Path) -> None:
     from selenium.webdriver.common.by import By
 
-    from src.aim_ui import start_aim_ui, stop_aim_ui, wait_until_up
+    from src.tracking.ui import start_aim_ui, stop_aim_ui, wait_until_up
     from tests.test_aim_browser import headless_chromium
     from tests.test_aim_ui import free_port
     from tests.test_sweeps import multirun

@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from src.data.token_cache import file_sha256
-from src.deploy.export import export_run
+from src.deploy.exporter import export_run
 from src.deploy.folder import open_export_folder
 from src.deploy.references import load_predictor
 from src.deploy.torch_predictors import load_hf_model

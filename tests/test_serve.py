@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from src.deploy.export import export_run
+from src.deploy.exporter import export_run
 from src.deploy.references import load_predictor
 from src.deploy.service import Batcher, create_app
 from src.errors import TextlabError

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from src.config import build
-from src.deploy.export import export_run
+from src.deploy.exporter import export_run
 from src.deploy.references import load_predictor
 from src.deploy.torch_predictors import load_hf_model, predict_token_spans
 from src.errors import TextlabError

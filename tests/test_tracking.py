@@ -14,14 +14,9 @@ import pytest
 
 from src.callbacks.records import AimArtifacts
 from src.config import instantiate_group
-from src.runs.tracking import (
-    LaunchCallback,
-    command_line,
-    ensure_aim_repo,
-    name_from_overrides,
-    reindex,
-    scoring,
-)
+from src.tracking.launch import LaunchCallback, command_line
+from src.tracking.logger import name_from_overrides, scoring
+from src.tracking.repo import ensure_aim_repo, reindex
 from tests.conftest import ROOT, TINY
 
 LABELS = ("toxic", "threat")

@@ -38,7 +38,8 @@ from omegaconf import DictConfig, OmegaConf
 from src.active_learning.settings import ActiveSettings
 from src.errors import TextlabError
 from src.runs.folder import atomic_write_text, write_json
-from src.runs.tracking import AimLogger, aim_repos_in, ensure_aim_repo
+from src.tracking.logger import AimLogger
+from src.tracking.repo import aim_repos_in, ensure_aim_repo
 
 ROUND_DIR = re.compile(r"round_(\d+)")
 RNG_FILE = "rng_state.json"

@@ -20,8 +20,8 @@ import yaml
 from src.callbacks.analyses import after_fit_state
 from src.callbacks.training import MetricHistory
 from src.runs.folder import CONFIG_FILE, METRICS_FILE, RUN_INFO_FILE, STATISTICS_FILE, write_json
-from src.runs.tracking import aim_loggers
 from src.tasks.output import DEFAULT_THRESHOLD
+from src.tracking.logger import aim_loggers
 
 
 def _read(path: Path, parse: Any) -> Any:

@@ -40,7 +40,8 @@ from src.runs.folder import METRICS_FILE, RUN_INFO_FILE, read_json_file, write_j
 from src.runs.provenance import run_info, write_resolved_config
 from src.runs.results import record_result, scalar_metrics
 from src.runs.status import running_record
-from src.runs.tracking import aim_repos_in, aim_run_hash, ensure_aim_repo, is_aim_node
+from src.tracking.logger import aim_run_hash
+from src.tracking.repo import aim_repos_in, ensure_aim_repo, is_aim_node
 
 log = logging.getLogger(__name__)
 TRACEBACK_FILE = "traceback.txt"

@@ -60,7 +60,7 @@ def hostile_checkpoint(path: Path, marker: Path) -> Path:
 def test_hostile_config_is_refused_by_eval_predict_and_export(
     run_copy: Path, tmp_path: Path, key: str
 ) -> None:
-    from src.deploy.export import export_run
+    from src.deploy.exporter import export_run
     from src.deploy.torch_predictors import CheckpointPredictor
     from src.eval import evaluate_checkpoint
 

@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from src.deploy.export import export_run
+from src.deploy.exporter import export_run
 from src.deploy.service import create_app
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -17,46 +17,18 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import shlex
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
-from hydra.experimental.callback import Callback as HydraCallback
 from hydra.types import RunMode
 from lightning.pytorch.utilities import rank_zero_only
-from omegaconf import DictConfig
+
+from src.tracking.repo import reindex
 
 log = logging.getLogger(__name__)
-REMOTE_SCHEME = "aim://"
 #: override keys (first component) that say where things go, not what the run is
 NAME_NOISE = ("paths", "hydra", "logger", "results_file", "ckpt_path")
-
-
-def ensure_aim_repo(path: str | Path) -> Path | None:
-    """Initialise ``<path>/.aim`` unless it exists; remote ``aim://`` repos are left alone."""
-    if str(path).startswith(REMOTE_SCHEME):
-        return None
-    from aim.sdk.repo import Repo
-
-    folder = Path(path)
-    folder.mkdir(parents=True, exist_ok=True)
-    if not (folder / ".aim").is_dir():
-        Repo.from_path(str(folder), init=True)
-    return folder / ".aim"
-
-
-def is_aim_node(node: Any) -> bool:
-    """Whether a logger config node builds an AimLogger."""
-    return isinstance(node, DictConfig) and str(node.get("_target_", "")).endswith("AimLogger")
-
-
-def aim_repos_in(logger_cfg: DictConfig | None) -> list[str]:
-    """The repo paths of the AimLogger entries of a logger config group."""
-    if not logger_cfg:
-        return []
-    return [str(node.repo) for node in logger_cfg.values() if is_aim_node(node)]
 
 
 def aim_loggers(loggers: Iterable[Any]) -> list[Any]:
@@ -74,43 +46,6 @@ def is_aim_logger(logger: Any) -> bool:
 
 def aim_run_hash(loggers: Iterable[Any]) -> str | None:
     return next((lg.version for lg in aim_loggers(loggers)), None)
-
-
-def reindex(repo: str | Path, run_hashes: Iterable[str] | None = None) -> list[str]:
-    """Index runs so that ``Repo.iter_runs`` and the UI see them: the given ones, or every run
-    whose index entry is missing or stale (the check the UI's own indexer makes).
-
-    Incremental and in-process: about 0.1-0.3 s a run, the staleness check a few ms per
-    hundred runs (``aim storage reindex`` rebuilds the whole index: 17 s for 100 runs). An
-    index busy in another process (a UI indexing, a parallel job) is left to it; a remote
-    repo is indexed by its server. Returns the hashes indexed; never raises.
-    """
-    if str(repo).startswith(REMOTE_SCHEME):
-        return []
-    try:
-        from aim.sdk.index_manager import RepoIndexManager
-        from aim.sdk.repo import Repo
-
-        store = Repo.from_path(str(repo))
-        manager = RepoIndexManager(store)  # not the pooled one: no watcher threads are started
-        if run_hashes is None:
-            index = store.request_tree("meta", read_only=True)
-            run_hashes = [
-                run for run in store.list_all_runs() if manager._is_run_index_outdated(run, index)
-            ]
-        indexed = []
-        for run_hash in run_hashes:
-            manager.index(run_hash)
-            indexed.append(run_hash)
-        return indexed
-    except Exception as err:  # an index that cannot be written must not fail the run
-        log.warning(
-            "Aim runs in %s not indexed now (%s: %s); the Aim UI indexes them when it starts",
-            repo,
-            type(err).__name__,
-            err,
-        )
-        return []
 
 
 # -- naming ---------------------------------------------------------------------------------
@@ -272,49 +207,3 @@ def scoring(loggers: Iterable[Any], checkpoint: str) -> Iterator[None]:
     finally:
         for logger in targets:
             logger.score_context = {}
-
-
-# -- commands and the Hydra callback --------------------------------------------------------
-def command_line(module: str, **arguments: Any) -> str:
-    """A ``python -m`` command to paste: paths below the current folder relative to it,
-    every argument shell-quoted."""
-    parts = ["python", "-m", module]
-    for key, value in arguments.items():
-        if isinstance(value, Path):
-            with contextlib.suppress(ValueError):
-                value = value.resolve().relative_to(Path.cwd().resolve())
-        parts.append(shlex.quote(f"{key}={value}"))
-    return " ".join(parts)
-
-
-class LaunchCallback(HydraCallback):
-    """What the launching process does around the jobs: create the Aim repo before them
-    (parallel jobs, joblib or SLURM, would all try at the same moment); after a sweep, index
-    every run not indexed yet (a job's own indexing gives way to a parallel one's) and print
-    the command that compares the sweep's jobs."""
-
-    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
-        self._create(config)
-
-    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        self._create(config)
-
-    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        self._hydra_config(config)
-        for repo in aim_repos_in(config.get("logger")):
-            reindex(repo)
-        folder = Path(str(config.hydra.sweep.dir))
-        if any(folder.glob("*/metrics.json")):
-            print(f"\ncompare the runs: {command_line('src.compare', sweep=folder)}", flush=True)
-
-    @staticmethod
-    def _hydra_config(config: DictConfig) -> None:
-        # ${hydra:...} interpolations (paths.root_dir) need HydraConfig, which Hydra sets only
-        # inside each job; set it here from the sweep's own config.
-        if not HydraConfig.initialized():
-            HydraConfig.instance().set_config(config)
-
-    def _create(self, config: DictConfig) -> None:
-        self._hydra_config(config)
-        for repo in aim_repos_in(config.get("logger")):
-            ensure_aim_repo(repo)
