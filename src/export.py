@@ -1,5 +1,5 @@
 """`python -m src.export ckpt_path=latest format=onnx|hf [quantize=true]`: one self-contained
-folder from a run's checkpoint (``src.deploy.export``). ``ckpt_path``: ``latest``,
+folder from a run's checkpoint (``src.deploy.exporter``). ``ckpt_path``: ``latest``,
 ``latest:<task_name>``, a run folder or a checkpoint."""
 
 from __future__ import annotations

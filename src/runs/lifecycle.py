@@ -7,8 +7,8 @@ with its job: a failure is recorded in the run folder (``metrics.json`` with sta
 and ``traceback.txt``); in a sweep the other jobs go on, a single run fails in one line (a full
 disk or a folder it may not write included). ``metrics.json`` says ``running`` while the run
 runs, so a folder whose process was killed outright reads as ``interrupted``
-(``src.runs.files.run_status``); a run resumed from it marks it so
-(``src.runs.files.mark_resumed``).
+(``src.runs.status.run_status``); a run resumed from it marks it so
+(``src.runs.status.mark_resumed``).
 ``CheckRunFolder`` (a Hydra callback) stops a run whose logs folder cannot be written before
 Hydra creates the run folder in it.
 """
