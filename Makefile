@@ -72,7 +72,7 @@ aim-ui: env
 aim-view: env
 	$(PY) -m src.aim_view repo=.
 
-# the benchmarks (MiniLM, about 10 minutes on 2 CPU cores) -> benchmarks/results/bench.{json,md}
+# the benchmarks (MiniLM; time on 2 cores in benchmarks/README.md) -> benchmarks/results/bench.{json,md}
 bench: env
 	$(PY) -m benchmarks.bench
 

@@ -5,7 +5,7 @@ Backends (``backend=`` of ``src.serve``, ``src.onnx_predict``, ``src.predict`` a
 
 - ``pytorch-fp32``: PyTorch eager, float32 (a ``format=hf`` export, or a run's checkpoint);
 - ``pytorch-bf16``: the same under bf16 autocast: fastest on CPUs with AMX and on GPUs; with
-  AVX512-BF16 alone (this AMD EPYC) it beats fp32 but not int8; emulated (slow) elsewhere;
+  AVX512-BF16 alone it beats fp32 but not int8 (benchmarks/README.md); emulated elsewhere;
 - ``onnx-fp32``: the export's ``model.onnx`` on onnxruntime (no torch);
 - ``onnx-int8``: its dynamically quantised ``model.int8.onnx`` (``quantize=true``).
 
@@ -79,8 +79,8 @@ def cpu_flags() -> frozenset[str]:
 
 
 def bf16_matrix_units() -> bool:
-    """Whether the CPU has bf16 matrix units (AMX). AVX512-BF16 alone is not enough: on this
-    AMD EPYC (AVX512-BF16 and VNNI, no AMX) bf16 served 132 texts/s, int8 245."""
+    """Whether the CPU has bf16 matrix units (AMX). AVX512-BF16 alone is not enough: without
+    AMX, int8 served faster than bf16 (benchmarks/README.md, "Inference")."""
     return "amx_bf16" in cpu_flags()
 
 
