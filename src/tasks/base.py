@@ -17,7 +17,7 @@ from torch import nn
 from src.errors import TextlabError
 
 if TYPE_CHECKING:
-    from src.data.sequence import RawSplit
+    from src.data.module import RawSplit
 
 #: what a model emits: one prediction per text, or one per (sub)token
 SEQUENCE, TOKENS = "sequence", "tokens"

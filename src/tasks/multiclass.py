@@ -19,7 +19,7 @@ from src.metrics.multiclass import MulticlassScores, multiclass_scores
 from src.tasks.base import Task
 
 if TYPE_CHECKING:
-    from src.data.sequence import RawSplit
+    from src.data.module import RawSplit
 
 CLASS_WEIGHTS = ("none", "balanced")
 

@@ -25,7 +25,7 @@ from src.tasks.base import Task
 from src.tasks.formats import threshold_option
 
 if TYPE_CHECKING:
-    from src.data.sequence import RawSplit
+    from src.data.module import RawSplit
 
 UNSCORED = -1
 THRESHOLDS_FILE = "thresholds.json"

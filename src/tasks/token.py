@@ -15,13 +15,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from src.data.tagging import IGNORE
+from src.data.alignment import IGNORE
 from src.errors import TextlabError
 from src.metrics.token import SCHEMES, WordTagCollector, token_scores
 from src.tasks.base import TOKENS, Task
 
 if TYPE_CHECKING:
-    from src.data.sequence import RawSplit
+    from src.data.module import RawSplit
 
 
 class TagCrossEntropy(nn.Module):
