@@ -61,7 +61,7 @@ def sample_index(n: int, max_rows: int | None, seed: int) -> np.ndarray | None:
 
     Example:
         >>> sample_index(5, 3, seed=0).tolist(), sample_index(5, None, seed=0)
-        ([0, 1, 4], None)
+        ([2, 3, 4], None)
     """
     if max_rows is None or max_rows >= n:
         return None
