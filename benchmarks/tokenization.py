@@ -52,7 +52,7 @@ def tokenization_case(settings: BenchSettings, mode: str) -> dict[str, Any]:
     hits = datamodule.cache_hits
     if (mode == "cached") != all(hits.values()):
         raise RuntimeError(f"{mode} run saw cache hits {hits}; is the cache folder shared?")
-    rows = sum(len(datamodule._load(split).texts) for split in hits)
+    rows = sum(len(datamodule.rows(split).texts) for split in hits)
     return {
         "prepare_data_s": seconds,
         "tokenize_s": token_seconds,

@@ -196,8 +196,7 @@ def forbid_tokenising(monkeypatch):
         raise AssertionError("read or tokenised although the cache should have been hit")
 
     monkeypatch.setattr(token_cache, "tokenize", fail)
-    for reader in ("read_train", "read_test"):  # a hit does not parse the files either
-        monkeypatch.setattr(JigsawDataModule, reader, fail)
+    monkeypatch.setattr(JigsawDataModule, "read", fail)  # a hit does not parse the files either
 
 
 def test_second_datamodule_hits_cache(tokenizer, tmp_path, monkeypatch):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from transformers import DistilBertTokenizerFast
 
-from src.data.tagging import IGNORE, encode_sentences, first_subtoken_labels, with_context
+from src.data.alignment import IGNORE, encode_sentences, first_subtoken_labels, with_context
 from src.deploy.torch_predictors import encoder_of
 from src.errors import TextlabError
 from src.models.encoders import load_tokenizer, resolve_model_path

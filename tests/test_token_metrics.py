@@ -7,7 +7,7 @@ import torch
 from seqeval.metrics import classification_report, f1_score
 from sklearn.metrics import f1_score as sk_f1
 
-from src.data.tagging import IGNORE
+from src.data.alignment import IGNORE
 from src.errors import TextlabError
 from src.tasks.token.metrics import WordTagCollector, token_scores, word_predictions
 

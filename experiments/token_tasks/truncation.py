@@ -9,9 +9,9 @@ import os
 import sys
 from pathlib import Path
 
+from src.data.alignment import encode_sentences
 from src.data.readers.conll import read_conll
 from src.data.readers.vua import read_vua_split
-from src.data.tagging import encode_sentences
 from src.models.encoders import load_tokenizer
 
 ROOT = Path(__file__).resolve().parents[2]

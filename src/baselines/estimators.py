@@ -30,7 +30,7 @@ from src.errors import TextlabError
 from src.tasks.base import TOKENS, Task
 
 if TYPE_CHECKING:
-    from src.data.sequence import RawSplit
+    from src.data.module import RawSplit
 
 EVAL_SPLITS = ("val", "test")
 

@@ -17,7 +17,7 @@ from src.tasks.output import DEFAULT_THRESHOLD
 from src.tasks.token.metrics import token_scores
 
 if TYPE_CHECKING:
-    from src.data.sequence import RawSplit
+    from src.data.module import RawSplit
 
 UNSCORED = -1
 

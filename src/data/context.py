@@ -1,9 +1,9 @@
 """Discourse context for token tagging: the sentences before a sentence in its text
 (``attach_context``), and where their sub-tokens go in what the encoder reads
 (``context_first``: ``[CLS] context [SEP] sentence [SEP]``). Metaphor often needs the discourse
-around a sentence (Dankers et al. 2020). Training (``src.data.tagging``) and inference
-(``src.deploy.folder``) share this, so a tagger reads context the same way in both; it imports
-no torch (the ONNX service runs without it).
+around a sentence (Dankers et al. 2020). Training (``src.data.tagging``, ``src.data.alignment``)
+and inference (``src.deploy.folder``) share this, so a tagger reads context the same way in
+both; it imports no torch (the ONNX service runs without it).
 """
 
 from __future__ import annotations

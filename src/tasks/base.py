@@ -8,16 +8,13 @@ task is a subclass of :class:`Task` in this package, registered in ``src.tasks.T
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from torch import nn
 
 from src.errors import TextlabError
-
-if TYPE_CHECKING:
-    pass
 
 #: what a model emits: one prediction per text, or one per (sub)token
 SEQUENCE, TOKENS = "sequence", "tokens"

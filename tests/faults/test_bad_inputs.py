@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from src.data.readers.files import path_problem
 from src.data.readers.jigsaw import JIGSAW_LABELS, read_labelled_csv, resolve_data_file
-from src.data.readers.validation import path_problem
 from src.errors import TextlabError
 from src.report.runs import load_runs
 

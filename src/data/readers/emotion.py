@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from src.data.readers.validation import path_problem
+from src.data.readers.files import path_problem
 from src.errors import TextlabError
 
 #: Hugging Face ``dair-ai/emotion`` class order (label id i = EMOTION_LABELS[i])

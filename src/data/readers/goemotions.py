@@ -6,12 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from src.data.readers.validation import (
-    check_ids,
-    check_texts,
-    locate_data_file,
-    read_csv_file,
-)
+from src.data.readers.csv_rows import check_ids, check_texts, read_csv_file
+from src.data.readers.files import locate_data_file
 from src.errors import TextlabError
 
 COLUMNS = ["text", "labels", "id"]

@@ -12,15 +12,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from src.data.readers.validation import (
+from src.data.readers.csv_rows import (
     check_ids,
     check_texts,
-    locate_data_file,
     parse_labels,
     read_csv_file,
     require_columns,
     row_ref,
 )
+from src.data.readers.files import locate_data_file
 from src.errors import TextlabError
 
 JIGSAW_LABELS: tuple[str, ...] = (

@@ -6,7 +6,7 @@ import gzip
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from src.data.readers.validation import path_problem
+from src.data.readers.files import path_problem
 from src.errors import TextlabError
 
 

@@ -7,7 +7,7 @@ weighted F1.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -17,9 +17,6 @@ from torch import nn
 from src.errors import TextlabError
 from src.tasks.base import Task
 from src.tasks.multiclass.metrics import MulticlassScores, class_ids
-
-if TYPE_CHECKING:
-    pass
 
 CLASS_WEIGHTS = ("none", "balanced")
 

@@ -8,7 +8,7 @@ label (``thresholds.json``, tuned on validation after fit).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -19,9 +19,6 @@ from src.config import plain_dict
 from src.errors import TextlabError
 from src.tasks.base import Task
 from src.tasks.multilabel.metrics import MultilabelScores
-
-if TYPE_CHECKING:
-    pass
 
 UNSCORED = -1
 DEFAULT_THRESHOLD = 0.5

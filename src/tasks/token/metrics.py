@@ -20,6 +20,8 @@ from sklearn.metrics import accuracy_score, precision_recall_fscore_support
 
 from src.errors import TextlabError
 
+#: the label of a sub-token that is not scored (cross-entropy's ignore_index)
+IGNORE = -100
 SCHEMES = ("bio", "binary")
 POSITIVE = "1"
 

@@ -8,19 +8,16 @@ entity-level seqeval (BIO scheme), computed on whole sentences at the end of an 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from src.data.tagging import IGNORE
+from src.tasks.token.metrics import IGNORE
 from src.errors import TextlabError
 from src.tasks.base import TOKENS, Task
 from src.tasks.token.metrics import SCHEMES, WordTagCollector
-
-if TYPE_CHECKING:
-    pass
 
 
 class TagCrossEntropy(nn.Module):
