@@ -186,7 +186,7 @@ def paired_differences(
     results = []
     ok = runs[runs["status"] == "success"]
     for cell, group in ok.groupby("cell", sort=True):
-        jobs = group.set_index(["seed", "pooling"])["job"]
+        jobs = group.set_index(["seed", "pooling"])["job"] if resampling is not None else None
         weights = None
         for metric in metrics:
             if metric not in group:
