@@ -140,7 +140,7 @@ def compare(
     )
     (out / "comparison.md").write_text(markdown)
     (out / "comparison.tex").write_text(
-        paper_table_latex(summary, diffs, declared.metric, metrics, reference)
+        paper_table_latex(summary, diffs, declared.metric, metrics, reference, level)
     )
     plot_forest(diffs, out / "forest.png", declared.metric, reference)
     plot_per_seed(counted, out / "comparison.png", metrics, reference)

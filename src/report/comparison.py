@@ -214,9 +214,7 @@ def paired_differences(
                 if len(diffs) < MIN_SEEDS:
                     diff.notes.append(too_few_seeds(len(diffs)))
                 else:
-                    diff.t_statistic, diff.p_value = paired_t_test(
-                        pairs[treatment], pairs[control]
-                    )
+                    diff.t_statistic, diff.p_value = paired_t_test(pairs[treatment], pairs[control])
                     diff.t_low, diff.t_high = t_interval(diffs, _level(resampling))
                     if resampling is not None:
                         weights, reason = _weights(weights, group, resampling)

@@ -28,7 +28,9 @@ def collapse_duplicates(runs: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     warnings = []
     for key, group in ranked[ranked.duplicated(KEY, keep=False)].groupby(KEY, sort=True):
         kept = keep.set_index(KEY).loc[key, "job"]
-        jobs = ", ".join(f"{job} ({status})" for job, status in zip(group["job"], group["status"]))
+        jobs = ", ".join(
+            f"{job} ({status})" for job, status in zip(group["job"], group["status"], strict=True)
+        )
         cell, pooling, seed = key
         warnings.append(
             f"`{cell}` {pooling} seed {seed} ran {len(group)} times: {jobs}; kept {kept}"

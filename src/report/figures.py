@@ -89,9 +89,10 @@ def plot_forest(
     fig.text(0.02, 0.01, f"{bars}\np: paired t-test, Holm over the family.", fontsize=5.5)
     fig.subplots_adjust(left=0.3, right=0.62, top=1 - 0.12 / height, bottom=0.72 / height)
     written = []
-    for target in (Path(path), Path(path).with_suffix(".pdf")):
-        fig.savefig(target, dpi=200)
-        written.append(target)
+    fig.savefig(Path(path), dpi=200)
+    pdf = Path(path).with_suffix(".pdf")
+    fig.savefig(pdf, metadata={"CreationDate": None})  # no date: a re-render is byte-equal
+    written += [Path(path), pdf]
     plt.close(fig)
     return written
 

@@ -65,6 +65,5 @@ def same_test_rows(runs: dict[str, TestPredictions]) -> bool:
     resampling the same rows across runs."""
     first = next(iter(runs.values()), None)
     return all(
-        p.labels == first.labels and np.array_equal(p.targets, first.targets)
-        for p in runs.values()
+        p.labels == first.labels and np.array_equal(p.targets, first.targets) for p in runs.values()
     )

@@ -236,9 +236,16 @@ def _tex(text: str) -> str:
     return text.replace("\\", r"\textbackslash{}").replace("_", r"\_").replace("%", r"\%")
 
 
-def _tex_num(value: float, sign: bool = False) -> str:
-    text = _num(value, sign=sign)
+def _tex_num(value: float, digits: int = 4) -> str:
+    text = _num(value, digits)
     return "--" if text == "–" else f"${text}$"
+
+
+def _tex_mean_std(row: pd.Series, metric: str) -> str:
+    mean, std = row[f"{metric} mean"], row[f"{metric} std"]
+    if math.isnan(mean):
+        return "--"
+    return f"${_num(mean)}$" if math.isnan(std) else f"${_num(mean)} \\pm {_num(std)}$"
 
 
 def paper_table_latex(
@@ -247,6 +254,7 @@ def paper_table_latex(
     primary: str,
     metrics: Sequence[str],
     control: str = "cls",
+    level: float = 0.95,
 ) -> str:
     """A booktabs table per cell: mean ± std per pooling on every metric, and the primary
     metric's difference from ``control`` with its interval and Holm-corrected p."""
@@ -255,6 +263,7 @@ def paper_table_latex(
         kinds = {shown_interval(d)[2] for d in by_pooling.values() if d.tested}
         interval = " / ".join(sorted(kinds)) or "none (fewer than 3 seeds)"
         n_family = family_sizes(diffs)[CONFIRMATORY]
+        pct = _tex(f"{level:.0%}")
         columns = " & ".join(_tex(m.removeprefix("test/")) for m in metrics)
         lines = [
             r"\begin{table}[t]",
@@ -263,27 +272,26 @@ def paper_table_latex(
             r"\begin{tabular}{lr" + "c" * len(metrics) + "cr}",
             r"\toprule",
             f"Pooling & $n$ & {columns} & $\\Delta$ {_tex(primary.removeprefix('test/'))} "
-            r"[95\% CI] & $p_\mathrm{Holm}$ \\",
+            f"[{pct} CI] & $p_\\mathrm{{Holm}}$ \\\\",
             r"\midrule",
         ]
         for pooling, row in rows.iterrows():
-            cells = " & ".join(
-                f"{_tex_num(row[f'{m} mean'])} $\\pm$ {_num(row[f'{m} std'])}"
-                if not math.isnan(row[f"{m} mean"])
-                else "--"
-                for m in metrics
-            )
+            cells = " & ".join(_tex_mean_std(row, m) for m in metrics)
             diff = by_pooling.get(pooling)
             if diff is None:
                 delta, p = "--", "--"
             else:
                 low, high, _ = shown_interval(diff)
-                bounds = "" if math.isnan(low) else f" [{_num(low, sign=True)}, {_num(high, sign=True)}]"
-                delta, p = f"${_num(diff.mean, sign=True)}${bounds}", _tex_num(diff.p_holm)
+                bounds = (
+                    f" $[{_num(low, sign=True)}, {_num(high, sign=True)}]$"
+                    if not math.isnan(low)
+                    else ""
+                )
+                delta, p = f"${_num(diff.mean, sign=True)}${bounds}", _tex_num(diff.p_holm, 3)
             lines.append(f"{_tex(pooling)} & {_n_seeds(row)} & {cells} & {delta} & {p} \\\\")
         caption = (
             f"Test scores, mean $\\pm$ sample std over seeds ({_tex(cell)}). $\\Delta$: mean "
-            f"paired difference from {_tex(control)} on {_tex(primary)}, with its 95\\% "
+            f"paired difference from {_tex(control)} on {_tex(primary)}, with its {pct} "
             f"{_tex(interval)}; $p_\\mathrm{{Holm}}$: paired $t$-test over seeds, Holm-corrected "
             f"over the {n_family} confirmatory comparisons."
         )

@@ -23,7 +23,9 @@ METRICS = ("test/auc_macro", "test/f1_macro", "test/f1_micro")
 
 
 def _resampling(runs: pd.DataFrame, resamples: int = 400) -> Resampling:
-    held = {job: load_test_predictions(d) for job, d in zip(runs["job"], runs["run_dir"])}
+    held = {
+        job: load_test_predictions(d) for job, d in zip(runs["job"], runs["run_dir"], strict=True)
+    }
     return Resampling({j: p for j, p in held.items() if p is not None}, resamples)
 
 
