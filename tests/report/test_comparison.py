@@ -98,3 +98,17 @@ def test_the_primary_metric_is_read_from_the_runs_config(tmp_path) -> None:
     assert from_objective.metric == "test/auc_macro" and "objective" in from_objective.source
     table = pd.DataFrame({"test/accuracy": [0.9], "test/f1_macro": [0.8]})
     assert declared_primary(table).metric == "test/accuracy"  # no config: first headline
+
+
+def test_compare_uses_the_runs_predictions_end_to_end(tmp_path) -> None:
+    from src.compare import compare
+
+    markdown = compare(prediction_sweep(tmp_path / "sweep", seeds=[1, 2, 3]), tmp_path / "out")
+    assert "**The intervals are over seeds only:**" not in markdown
+    confirmatory = markdown.split("### Confirmatory")[1].split("### Exploratory")[0]
+    assert confirmatory.count("] | [") == 2  # a t-interval and a bootstrap interval per row
+    assert "Primary metric `test/auc_macro` (from the data config's `primary_metric`)" in markdown
+    assert (
+        "bootstrap over seeds and test examples"
+        in (tmp_path / "out" / "comparison.tex").read_text()
+    )
