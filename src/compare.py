@@ -1,13 +1,19 @@
-"""`python -m src.compare sweep=<multirun folder> [out=DIR] [title=...]`: compare the
-configurations of a sweep over seeds (mean ± std per cell, each pooling paired by seed with
-[CLS]: t-test, bootstrap interval, Holm correction across poolers), on the headline test
-metrics of the sweep's task.
+"""`python -m src.compare sweep=<multirun folder> [out=DIR] [title=...] [primary=METRIC]`:
+compare the poolings of a sweep over seeds, each against the reference pooling (``cls``) paired
+by seed, on the headline test metrics of the sweep's task.
 
-``sweep=[<folder>,<folder>]`` compares the jobs of several sweeps as one, for a sweep extended
-later with more seeds; job names then carry their folder's name.
+The primary metric (the data config's ``primary_metric``, or ``primary=``) is the confirmatory
+family, Holm-corrected; the other metrics are exploratory (a second Holm family). Comparisons
+with fewer than 3 paired seeds are descriptive only. Intervals: a t-interval over seeds, and a
+bootstrap over seeds and test examples where every paired run wrote ``predictions.npz``.
 
-Writes ``comparison.md``, ``comparison.png`` and ``runs.csv`` (into the sweep folder unless
-``out``) and prints the markdown.
+``sweep=[<folder>,<folder>]`` compares the jobs of several sweeps as one (job names then carry
+their folder's name); a configuration and seed that ran more than once is counted once (the
+latest finished job), with a warning. ``runs_csv=<runs.csv>`` re-renders an earlier comparison
+from the table it wrote, without the run folders (and so with intervals over seeds only).
+
+Writes ``comparison.md``, ``comparison.tex``, ``forest.png``/``.pdf``, ``comparison.png`` (per
+seed) and ``runs.csv`` (into the sweep folder unless ``out``) and prints the markdown.
 """
 
 from __future__ import annotations
@@ -20,11 +26,30 @@ import pandas as pd
 from omegaconf import DictConfig
 
 from src.errors import TextlabError, report_user_errors
-from src.report.compare import comparison_metrics, paired_differences, summarise
-from src.report.render import plot_comparison, report_markdown
+from src.report.comparison import (
+    REFERENCE,
+    Resampling,
+    comparison_metrics,
+    declared_primary,
+    paired_differences,
+    summarise,
+)
+from src.report.duplicates import collapse_duplicates
+from src.report.figures import plot_forest, plot_per_seed
+from src.report.predictions import load_test_predictions
+from src.report.render import paper_table_latex, report_markdown
 from src.report.runs import load_runs
 
-OUTPUTS = ("comparison.md", "comparison.png", "runs.csv")
+OUTPUTS = (
+    "comparison.md",
+    "comparison.tex",
+    "forest.png",
+    "forest.pdf",
+    "comparison.png",
+    "runs.csv",
+)
+#: columns of the runs table that only make sense on this machine
+LOCAL_COLUMNS = ["run_dir"]
 
 
 def load_sweeps(folders: Sequence[str | Path]) -> pd.DataFrame:
@@ -38,42 +63,111 @@ def load_sweeps(folders: Sequence[str | Path]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def load_runs_csv(path: str | Path) -> pd.DataFrame:
+    """The runs table an earlier comparison wrote (``runs.csv``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise TextlabError(f"runs_csv={path}: no such file; pass a runs.csv src.compare wrote")
+    runs = pd.read_csv(path, dtype={"job": str, "seed": str, "cell": str, "pooling": str})
+    missing = {"job", "cell", "pooling", "seed", "status"} - set(runs.columns)
+    if missing:
+        raise TextlabError(
+            f"runs_csv={path}: no column(s) {', '.join(sorted(missing))}; "
+            "pass a runs.csv src.compare wrote"
+        )
+    return runs.fillna({"seed": "", "error": ""})
+
+
+def _predictions(runs: pd.DataFrame) -> dict:
+    """job -> test predictions, for the successful runs whose folder has them."""
+    held = {}
+    for job, run_dir, status in zip(
+        runs["job"], runs.get("run_dir", [""] * len(runs)), runs["status"], strict=True
+    ):
+        if status == "success" and isinstance(run_dir, str) and run_dir:
+            predictions = load_test_predictions(run_dir)
+            if predictions is not None:
+                held[job] = predictions
+    return held
+
+
 def compare(
-    sweep: str | Path | Sequence[str | Path] | None,
+    sweep: str | Path | Sequence[str | Path] | None = None,
     out: str | Path | None = None,
     title: str | None = None,
+    primary: str | None = None,
+    reference: str = REFERENCE,
+    resamples: int = 1000,
+    level: float = 0.95,
+    runs_csv: str | Path | None = None,
 ) -> str:
-    """Write the comparison of the jobs of one multirun folder (or several); returns the
-    markdown."""
+    """Write the comparison of the jobs of one multirun folder (or several, or a runs.csv);
+    returns the markdown."""
     folders = [sweep] if isinstance(sweep, (str, Path)) else list(sweep or [])
-    if not folders:
+    if runs_csv:
+        runs, source = load_runs_csv(runs_csv), Path(runs_csv)
+        names, out = str(runs_csv), Path(out) if out else source.parent
+    elif folders:
+        runs, source = load_sweeps(folders), None
+        names, out = ", ".join(map(str, folders)), Path(out) if out else Path(folders[0])
+    else:
         raise TextlabError(
             "sweep is required: python -m src.compare sweep=logs/<task>/multiruns/<time>"
         )
-    runs = load_sweeps(folders)
-    out = Path(out) if out else Path(folders[0])
+    if not 0 < level < 1 or resamples < 1:
+        raise TextlabError(f"level={level} must be in (0, 1) and resamples={resamples} >= 1")
     out.mkdir(parents=True, exist_ok=True)
-    names = ", ".join(str(folder) for folder in folders)
-    metrics = comparison_metrics(runs)
+    counted, duplicates = collapse_duplicates(runs)
+    metrics = comparison_metrics(counted)
+    declared = declared_primary(counted, primary)
+    if declared.metric not in metrics:
+        metrics = (declared.metric, *metrics) if declared.metric in counted else metrics
+    resampling = Resampling(_predictions(counted), resamples, level)
+    diffs = paired_differences(
+        counted, reference, metrics, primary=declared.metric, resampling=resampling
+    )
+    summary = summarise(counted, metrics)
     markdown = report_markdown(
         title or f"Comparison of {names}",
-        runs,
-        summarise(runs, metrics),
-        paired_differences(runs, metrics=metrics),
+        counted,
+        summary,
+        diffs,
         metrics,
+        declared,
+        duplicates,
+        reference,
+        level,
     )
-    (out / OUTPUTS[0]).write_text(markdown)
-    plot_comparison(runs, out / OUTPUTS[1], metrics)
-    runs.to_csv(out / OUTPUTS[2], index=False)
+    (out / "comparison.md").write_text(markdown)
+    (out / "comparison.tex").write_text(
+        paper_table_latex(summary, diffs, declared.metric, metrics, reference, level)
+    )
+    plot_forest(diffs, out / "forest.png", declared.metric, reference)
+    plot_per_seed(counted, out / "comparison.png", metrics, reference)
+    if source is None or (out / "runs.csv").resolve() != source.resolve():
+        runs.drop(columns=LOCAL_COLUMNS, errors="ignore").to_csv(out / "runs.csv", index=False)
+    for line in duplicates:
+        print(f"warning: duplicate run: {line}", flush=True)
     return markdown
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="compare")
 def main(cfg: DictConfig) -> None:
     with report_user_errors():
-        markdown = compare(cfg.sweep, cfg.out, cfg.title)
-    sweep = cfg.sweep if isinstance(cfg.sweep, str) else cfg.sweep[0]
-    out = Path(cfg.out or sweep)
+        markdown = compare(
+            cfg.sweep,
+            cfg.out,
+            cfg.title,
+            cfg.primary,
+            cfg.reference,
+            int(cfg.resamples),
+            float(cfg.level),
+            cfg.runs_csv,
+        )
+    if cfg.runs_csv:
+        out = Path(cfg.out or Path(cfg.runs_csv).parent)
+    else:
+        out = Path(cfg.out or (cfg.sweep if isinstance(cfg.sweep, str) else cfg.sweep[0]))
     print(markdown)
     print("written: " + ", ".join(str(out / name) for name in OUTPUTS), flush=True)
 

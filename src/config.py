@@ -25,7 +25,7 @@ from omegaconf.errors import OmegaConfBaseException
 from src.errors import TextlabError, cause_chain_error
 
 #: data-config keys that describe the task for the rest of the run, not constructor arguments
-DATA_DESCRIPTION_KEYS = ("task", "objective")
+DATA_DESCRIPTION_KEYS = ("task", "objective", "primary_metric")
 GPU_ACCELERATORS = {"gpu", "cuda"}
 
 
@@ -52,7 +52,7 @@ def instantiate_group(group: DictConfig | None) -> list[Any]:
 
 
 def build_datamodule(node: DictConfig, **kwargs: Any) -> Any:
-    """A DataModule from a data config, leaving out its ``task``/``objective`` keys."""
+    """A DataModule from a data config, leaving out the keys that describe the task."""
     args = OmegaConf.to_container(node, resolve=True)
     return build({k: v for k, v in args.items() if k not in DATA_DESCRIPTION_KEYS}, **kwargs)
 

@@ -13,14 +13,13 @@ from scipy import stats
 
 from src.compare import compare, load_sweeps
 from src.errors import TextlabError
-from src.report.compare import (
+from src.report.comparison import (
     METRICS,
-    bootstrap_ci,
     comparison_metrics,
     paired_differences,
     summarise,
 )
-from src.report.render import distinct_overrides
+from src.report.figures import distinct_overrides
 from src.report.runs import load_runs
 from tests.conftest import run_module
 
@@ -83,24 +82,41 @@ def test_paired_difference_and_t_test(sweep: Path) -> None:
     t = d.mean() / (d.std(ddof=1) / np.sqrt(3))
     assert auc.t_statistic == pytest.approx(t)
     assert auc.p_value == pytest.approx(2 * stats.t.sf(abs(t), df=2))
-    assert auc.ci_low <= auc.mean <= auc.ci_high
-    assert auc.ci_low >= -0.01 - 1e-12 and auc.ci_high <= 0.03 + 1e-12
+    half = stats.t.ppf(0.975, df=2) * d.std(ddof=1) / np.sqrt(3)
+    assert (auc.t_low, auc.t_high) == pytest.approx((d.mean() - half, d.mean() + half))
 
 
-def test_bootstrap_interval_is_seeded_and_shrinks_with_agreement() -> None:
-    assert bootstrap_ci(np.array([0.1, 0.2, 0.3])) == bootstrap_ci(np.array([0.1, 0.2, 0.3]))
-    low, high = bootstrap_ci(np.array([0.05, 0.05, 0.05]))
-    assert low == pytest.approx(0.05) and high == pytest.approx(0.05)
-
-
-def test_compare_writes_markdown_png_and_csv(sweep: Path, tmp_path: Path) -> None:
+def test_compare_writes_markdown_tex_figures_and_csv(sweep: Path, tmp_path: Path) -> None:
     out = tmp_path / "report"
     markdown = compare(sweep, out)
     assert "0.9100 ± 0.0100" in markdown
     assert "+0.0300, +0.0200, -0.0100" in markdown
     assert "CUDA out of memory" in markdown
-    assert (out / "comparison.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert (out / "runs.csv").is_file()
+    assert "**The intervals are over seeds only:**" in markdown  # no predictions.npz
+    for figure in ("comparison.png", "forest.png"):
+        assert (out / figure).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (out / "forest.pdf").read_bytes()[:4] == b"%PDF"
+    tex = (out / "comparison.tex").read_text()
+    assert r"\begin{tabular}" in tex and r"mean & 4 &" not in tex and r"mean & 3 &" in tex
+    assert "run_dir" not in (out / "runs.csv").read_text().splitlines()[0]
+
+
+def test_a_runs_csv_re_renders_without_the_run_folders(sweep: Path, tmp_path: Path) -> None:
+    first = compare(sweep, tmp_path / "first")
+    done = run_module(
+        "src.compare",
+        f"runs_csv={tmp_path / 'first' / 'runs.csv'}",
+        f"out={tmp_path / 'again'}",
+        "primary=test/f1_micro",
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    again = (tmp_path / "again" / "comparison.md").read_text()
+    assert "Primary metric `test/f1_micro` (from `primary=` on the command line)" in again
+    assert first.split("## Paper table")[0].replace(str(sweep), "") == again.split(
+        "## Paper table"
+    )[0].replace(str(tmp_path / "first" / "runs.csv"), "")
+    with pytest.raises(TextlabError, match="none.csv: no such file"):
+        compare(runs_csv=tmp_path / "none.csv")
 
 
 def test_folder_without_jobs_is_a_clear_error(tmp_path: Path) -> None:

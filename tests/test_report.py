@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from src.report.compare import holm, paired_differences
+from src.report.comparison import paired_differences
+from src.report.statistics import holm
 
 
 def test_holm_by_hand() -> None:

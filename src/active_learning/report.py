@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 
 from src.errors import TextlabError
 from src.evaluation.plots import save_png
-from src.report.compare import paired_t_test
+from src.report.statistics import paired_t_test
 
 METRICS = ("test/f1_micro_tuned", "test/f1_macro_tuned", "test/auc_macro")
 X = "num_labelled"

@@ -1,25 +1,39 @@
-"""Render a comparison as a markdown report and a PNG figure."""
+"""Render a comparison as text: the markdown report and the paper table (markdown and LaTeX)."""
 
 from __future__ import annotations
 
 import math
-from pathlib import Path
+from collections.abc import Sequence
 
-import matplotlib
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
+from src.report.comparison import (
+    CONFIRMATORY,
+    EXPLORATORY,
+    METRICS,
+    PairedDifference,
+    PrimaryMetric,
+    family_sizes,
+)
+from src.report.statistics import MIN_SEEDS
 
-from src.report.compare import METRICS, PairedDifference  # noqa: E402
+
+def _num(value: float | None, digits: int = 4, sign: bool = False) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return f"{value:+.{digits}f}" if sign else f"{value:.{digits}f}"
 
 
-def _num(value: float, digits: int = 4) -> str:
-    return (
-        "–"
-        if value is None or (isinstance(value, float) and math.isnan(value))
-        else f"{value:.{digits}f}"
-    )
+def _interval(low: float, high: float) -> str:
+    return "–" if math.isnan(low) else f"[{_num(low, sign=True)}, {_num(high, sign=True)}]"
+
+
+def shown_interval(diff: PairedDifference) -> tuple[float, float, str]:
+    """The interval a reader is shown in one number pair: the bootstrap over seeds and test
+    examples where the runs had predictions, else the t-interval over seeds."""
+    if not math.isnan(diff.boot_low):
+        return diff.boot_low, diff.boot_high, "bootstrap over seeds and test examples"
+    return diff.t_low, diff.t_high, "t-interval over seeds (test set fixed)"
 
 
 def markdown_table(header: list[str], rows: list[list[str]]) -> str:
@@ -28,7 +42,7 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def summary_table(summary: pd.DataFrame, metrics=METRICS) -> str:
+def summary_table(summary: pd.DataFrame, metrics: Sequence[str] = METRICS) -> str:
     header = ["cell", "pooling", "runs", "failed", "not finished", *metrics]
     rows = [
         [
@@ -44,7 +58,8 @@ def summary_table(summary: pd.DataFrame, metrics=METRICS) -> str:
     return markdown_table(header, rows)
 
 
-def differences_table(diffs: list[PairedDifference]) -> str:
+def differences_table(diffs: Sequence[PairedDifference], level: float = 0.95) -> str:
+    pct = f"{level:.0%}"
     header = [
         "cell",
         "pooling",
@@ -52,10 +67,12 @@ def differences_table(diffs: list[PairedDifference]) -> str:
         "seeds",
         "difference per seed",
         "mean diff",
+        "ahead in",
         "paired t",
         "p",
         "p (Holm)",
-        "95% bootstrap CI",
+        f"{pct} t-interval (seeds)",
+        f"{pct} bootstrap (seeds × test rows)",
     ]
     rows = [
         [
@@ -64,15 +81,18 @@ def differences_table(diffs: list[PairedDifference]) -> str:
             d.metric,
             ",".join(d.seeds),
             ", ".join(f"{x:+.4f}" for x in d.differences),
-            f"{d.mean:+.4f}",
+            _num(d.mean, sign=True),
+            f"{d.ahead} of {len(d.differences)}",
             _num(d.t_statistic, 2),
             _num(d.p_value, 3),
             _num(d.p_holm, 3),
-            f"[{_num(d.ci_low)}, {_num(d.ci_high)}]",
+            _interval(d.t_low, d.t_high),
+            _interval(d.boot_low, d.boot_high),
         ]
         for d in diffs
     ]
-    return markdown_table(header, rows)
+    notes = sorted({note for d in diffs for note in d.notes})
+    return markdown_table(header, rows) + "".join(f"\n\n- {note}" for note in notes)
 
 
 def failures_table(runs: pd.DataFrame) -> str:
@@ -86,76 +106,195 @@ def failures_table(runs: pd.DataFrame) -> str:
     return markdown_table(["job", "cell", "pooling", "seed", "status", "error"], rows)
 
 
-def report_markdown(
-    title: str, runs: pd.DataFrame, summary: pd.DataFrame, diffs, metrics=METRICS
+def statistics_note(
+    diffs: Sequence[PairedDifference], primary: PrimaryMetric, control: str, level: float
 ) -> str:
-    return (
-        "\n\n".join(
-            [
-                f"# {title}",
-                "## Mean ± std over seeds (test split)",
-                summary_table(summary, metrics),
-                "## Paired difference: each pooling − [CLS], by seed (p Holm-corrected "
-                "across the poolings of a cell and metric)",
-                differences_table(diffs)
-                if diffs
-                else "No cell has another pooling and [CLS] with a common seed.",
-                "## Failed runs",
-                failures_table(runs),
-            ]
+    """What was tested, the two families, the intervals, in a few lines."""
+    sizes = family_sizes(diffs)
+    lines = [
+        f"Each pooling − `{control}` per seed (same split and initial seed). Primary metric "
+        f"`{primary.metric}` (from {primary.source}): its {sizes[CONFIRMATORY]} comparisons are "
+        "the confirmatory family, Holm-corrected together. Every other metric is exploratory: "
+        f"its {sizes[EXPLORATORY]} comparisons are Holm-corrected as a second family; read them "
+        "as leads, not findings.",
+        f"p: paired t-test over seeds, the test set held fixed. {level:.0%} intervals of the mean "
+        "difference: the t-interval over seeds, and a paired bootstrap that resamples seeds and, "
+        "within each resample, the test rows (the same rows for both poolings and every seed), "
+        "so test-set sampling is inside it.",
+    ]
+    if any(len(d.differences) < MIN_SEEDS for d in diffs):
+        lines.append(
+            f"Comparisons with fewer than {MIN_SEEDS} paired seeds are descriptive only (no "
+            "p-value, no interval): a t-test on 1 degree of freedom and an interval spanned by "
+            "two values say little."
         )
-        + "\n"
-    )
+    tested = [d for d in diffs if d.tested]
+    if tested and all(math.isnan(d.boot_low) for d in tested):
+        lines.append(
+            "**The intervals are over seeds only:** the runs have no per-example test "
+            "predictions (`predictions.npz`), so test-set sampling is not in them."
+        )
+    return "\n\n".join(lines)
 
 
-def distinct_overrides(cells: list[str]) -> list[str]:
-    """Each cell without the overrides every cell shares (what tells the cells apart)."""
-    if len(cells) < 2:
-        return cells
-    shared = set.intersection(*(set(cell.split()) for cell in cells))
-    return [" ".join(t for t in cell.split() if t not in shared) or cell for cell in cells]
+def report_markdown(
+    title: str,
+    runs: pd.DataFrame,
+    summary: pd.DataFrame,
+    diffs: Sequence[PairedDifference],
+    metrics: Sequence[str],
+    primary: PrimaryMetric,
+    duplicates: Sequence[str] = (),
+    control: str = "cls",
+    level: float = 0.95,
+) -> str:
+    confirmatory = [d for d in diffs if d.family == CONFIRMATORY]
+    exploratory = [d for d in diffs if d.family == EXPLORATORY]
+    parts = [f"# {title}"]
+    if duplicates:
+        parts.append(
+            "**Warning: the same configuration and seed ran more than once; one job of each "
+            "is kept (the latest that finished), so every table counts it once:**\n\n"
+            + "\n".join(f"- {line}" for line in duplicates)
+        )
+    parts += [
+        "## Mean ± std over seeds (test split)",
+        summary_table(summary, metrics),
+        "## Paper table",
+        paper_table_markdown(summary, diffs, primary.metric, control),
+        f"## Paired differences: each pooling − {control}",
+    ]
+    if not diffs:
+        parts.append(f"No cell has another pooling and `{control}` with a common seed.")
+    else:
+        parts.append(statistics_note(diffs, primary, control, level))
+        parts += [
+            f"### Confirmatory: `{primary.metric}`",
+            differences_table(confirmatory, level)
+            if confirmatory
+            else f"No comparison on `{primary.metric}`: the runs do not hold it.",
+        ]
+        if exploratory:
+            parts += ["### Exploratory", differences_table(exploratory, level)]
+    parts += ["## Failed runs", failures_table(runs)]
+    return "\n\n".join(parts) + "\n"
 
 
-def plot_comparison(runs: pd.DataFrame, path: str | Path, metrics=METRICS) -> Path:
-    """One panel per metric: each seed a dot, poolings side by side, seeds joined by a line."""
-    ok = runs[runs["status"] == "success"]
-    fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 3.8), squeeze=False)
-    cells = sorted(ok["cell"].unique())
-    colours = {p: f"C{i}" for i, p in enumerate(sorted(ok["pooling"].unique()))}
-    for ax, metric in zip(axes[0], metrics, strict=True):
-        labelled: set[str] = set()  # each pooling in this panel's legend once
-        for c, cell in enumerate(cells):
-            group = ok[ok["cell"] == cell]
-            if metric not in group:
-                continue
-            table = group.pivot_table(index="seed", columns="pooling", values=metric)
-            poolings = sorted(table.columns)
-            xs = [c + 0.25 * (i - (len(poolings) - 1) / 2) for i in range(len(poolings))]
-            for _, values in table.iterrows():
-                ax.plot(xs, values[poolings].to_numpy(), color="0.75", zorder=1)
-            for x, pooling in zip(xs, poolings, strict=True):
-                first = pooling not in labelled
-                labelled.add(pooling)
-                ax.scatter(
-                    [x] * len(table),
-                    table[pooling],
-                    color=colours[pooling],
-                    label=pooling if first else None,
-                    zorder=2,
+def _paper_rows(
+    summary: pd.DataFrame, diffs: Sequence[PairedDifference], primary: str, control: str
+) -> list[tuple[str, pd.DataFrame, dict[str, PairedDifference]]]:
+    """Per cell: its summary rows (reference first, then by mean difference on the primary
+    metric, best first) and its confirmatory differences by pooling."""
+    cells = []
+    for cell, group in summary.groupby("cell", sort=True):
+        by_pooling = {d.treatment: d for d in diffs if d.cell == cell and d.metric == primary}
+        order = sorted(
+            group["pooling"],
+            key=lambda p: (p != control, -by_pooling[p].mean if p in by_pooling else math.inf),
+        )
+        cells.append((cell, group.set_index("pooling").loc[order], by_pooling))
+    return cells
+
+
+def _n_seeds(row: pd.Series) -> int:
+    return int(row["runs"] - row["failed"] - row["not finished"])
+
+
+def _mean_std(row: pd.Series, metric: str) -> str:
+    return f"{_num(row[f'{metric} mean'])} ± {_num(row[f'{metric} std'])}"
+
+
+def paper_table_markdown(
+    summary: pd.DataFrame, diffs: Sequence[PairedDifference], primary: str, control: str = "cls"
+) -> str:
+    """Per pooling: seeds, mean ± std of the primary metric, its difference from ``control``
+    with the shown interval, and the Holm-corrected p over the confirmatory family."""
+    if summary.empty or f"{primary} mean" not in summary:
+        return f"No run holds `{primary}`."
+    parts = []
+    for cell, rows, by_pooling in _paper_rows(summary, diffs, primary, control):
+        table = []
+        for pooling, row in rows.iterrows():
+            diff = by_pooling.get(pooling)
+            low, high, _ = shown_interval(diff) if diff else (math.nan, math.nan, "")
+            table.append(
+                [
+                    pooling,
+                    str(_n_seeds(row)),
+                    _mean_std(row, primary),
+                    _num(diff.mean, sign=True) if diff else "–",
+                    _interval(low, high),
+                    _num(diff.p_holm, 3) if diff else "–",
+                ]
+            )
+        header = ["pooling", "seeds", f"{primary} (mean ± std)", f"Δ vs {control}", "95% CI"]
+        parts.append(f"`{cell}`\n\n" + markdown_table([*header, "p (Holm)"], table))
+    return "\n\n".join(parts)
+
+
+def _tex(text: str) -> str:
+    return text.replace("\\", r"\textbackslash{}").replace("_", r"\_").replace("%", r"\%")
+
+
+def _tex_num(value: float, digits: int = 4) -> str:
+    text = _num(value, digits)
+    return "--" if text == "–" else f"${text}$"
+
+
+def _tex_mean_std(row: pd.Series, metric: str) -> str:
+    mean, std = row[f"{metric} mean"], row[f"{metric} std"]
+    if math.isnan(mean):
+        return "--"
+    return f"${_num(mean)}$" if math.isnan(std) else f"${_num(mean)} \\pm {_num(std)}$"
+
+
+def paper_table_latex(
+    summary: pd.DataFrame,
+    diffs: Sequence[PairedDifference],
+    primary: str,
+    metrics: Sequence[str],
+    control: str = "cls",
+    level: float = 0.95,
+) -> str:
+    """A booktabs table per cell: mean ± std per pooling on every metric, and the primary
+    metric's difference from ``control`` with its interval and Holm-corrected p."""
+    tables = []
+    for cell, rows, by_pooling in _paper_rows(summary, diffs, primary, control):
+        kinds = {shown_interval(d)[2] for d in by_pooling.values() if d.tested}
+        interval = " / ".join(sorted(kinds)) or "none (fewer than 3 seeds)"
+        n_family = family_sizes(diffs)[CONFIRMATORY]
+        pct = _tex(f"{level:.0%}")
+        columns = " & ".join(_tex(m.removeprefix("test/")) for m in metrics)
+        lines = [
+            r"\begin{table}[t]",
+            r"\centering",
+            r"\small",
+            r"\begin{tabular}{lr" + "c" * len(metrics) + "cr}",
+            r"\toprule",
+            f"Pooling & $n$ & {columns} & $\\Delta$ {_tex(primary.removeprefix('test/'))} "
+            f"[{pct} CI] & $p_\\mathrm{{Holm}}$ \\\\",
+            r"\midrule",
+        ]
+        for pooling, row in rows.iterrows():
+            cells = " & ".join(_tex_mean_std(row, m) for m in metrics)
+            diff = by_pooling.get(pooling)
+            if diff is None:
+                delta, p = "--", "--"
+            else:
+                low, high, _ = shown_interval(diff)
+                bounds = (
+                    f" $[{_num(low, sign=True)}, {_num(high, sign=True)}]$"
+                    if not math.isnan(low)
+                    else ""
                 )
-                ax.errorbar(
-                    x + 0.06,
-                    table[pooling].mean(),
-                    yerr=table[pooling].std(ddof=1),
-                    fmt="k_",
-                    capsize=4,
-                    zorder=3,
-                )
-        ticks = [cell[:28] for cell in distinct_overrides(cells)]
-        ax.set_xticks(range(len(cells)), ticks, rotation=15, fontsize=7)
-        ax.set_title(metric)
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return Path(path)
+                delta, p = f"${_num(diff.mean, sign=True)}${bounds}", _tex_num(diff.p_holm, 3)
+            lines.append(f"{_tex(pooling)} & {_n_seeds(row)} & {cells} & {delta} & {p} \\\\")
+        caption = (
+            f"Test scores, mean $\\pm$ sample std over seeds ({_tex(cell)}). $\\Delta$: mean "
+            f"paired difference from {_tex(control)} on {_tex(primary)}, with its {pct} "
+            f"{_tex(interval)}; $p_\\mathrm{{Holm}}$: paired $t$-test over seeds, Holm-corrected "
+            f"over the {n_family} confirmatory comparisons."
+        )
+        lines += [r"\bottomrule", r"\end{tabular}", f"\\caption{{{caption}}}", r"\end{table}"]
+        tables.append("\n".join(lines))
+    return "\n\n".join(tables) + "\n"

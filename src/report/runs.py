@@ -9,15 +9,16 @@ started (no folder: the sweep was stopped, or its SLURM job never ran) is ``not 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 import yaml
 from omegaconf import OmegaConf
 
-from src.callbacks.analyses import TuneThresholds
 from src.errors import TextlabError
-from src.runs.folder import STATISTICS_FILE, read_json_file
+from src.evaluation.analyses import TUNED_RUN_METRICS
+from src.runs.folder import METRICS_FILE, STATISTICS_FILE, read_json_file
 from src.runs.status import run_status
 
 #: ``model=`` options whose pooling is not their name without ``_pooler``
@@ -83,9 +84,18 @@ def _tuned_test_scores(job: Path) -> dict[str, float]:
     tuned = ((statistics.get("evaluation") or {}).get("test") or {}).get("tuned") or {}
     return {
         f"test/tuned/{key}": float(tuned[key])
-        for key in TuneThresholds.RUN_METRICS
+        for key in TUNED_RUN_METRICS
         if isinstance(tuned.get(key), (int, float))
     }
+
+
+def _finished(job: Path) -> str:
+    """When the job last wrote its ``metrics.json`` (UTC, ISO), to tell a re-run from the run
+    it repeats; empty when it has none."""
+    path = job / METRICS_FILE
+    if not path.is_file():
+        return ""
+    return datetime.fromtimestamp(path.stat().st_mtime, UTC).isoformat(timespec="seconds")
 
 
 def _row(job: str, overrides: dict[str, str], pooling: str, summary: dict) -> dict:
@@ -102,7 +112,9 @@ def _row(job: str, overrides: dict[str, str], pooling: str, summary: dict) -> di
 
 
 def load_runs(folder: str | Path) -> pd.DataFrame:
-    """One row per job (``<sweep>/<n>/``): cell, pooling, seed, status, error, metrics.
+    """One row per job (``<sweep>/<n>/``): cell, pooling, seed, status, error, ``finished``
+    (when its metrics.json was written), ``run_dir`` (its folder; empty if never started),
+    metrics.
 
     ``cell`` is every override except seed and pooling, so seeds of one configuration group
     together and the two poolings of a cell pair up by seed.
@@ -119,6 +131,7 @@ def load_runs(folder: str | Path) -> pd.DataFrame:
     for job in jobs:
         overrides = _overrides(job)
         row = _row(job.name, overrides, _pooling(job, overrides), run_status(job) or {})
+        row |= {"finished": _finished(job), "run_dir": str(job)}
         rows.append({**_tuned_test_scores(job), **row} if row["status"] == "success" else row)
     started = {job.name for job in jobs}
     for number, job_overrides in enumerate(planned):
@@ -126,5 +139,6 @@ def load_runs(folder: str | Path) -> pd.DataFrame:
             continue
         overrides = _as_dict(job_overrides)
         never = {"status": NOT_STARTED, "error": f"no job folder {folder / str(number)}"}
-        rows.append(_row(str(number), overrides, _pooling(folder, overrides), never))
+        row = _row(str(number), overrides, _pooling(folder, overrides), never)
+        rows.append(row | {"finished": "", "run_dir": ""})
     return pd.DataFrame(rows)

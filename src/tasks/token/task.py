@@ -14,10 +14,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from src.tasks.token.metrics import IGNORE
 from src.errors import TextlabError
 from src.tasks.base import TOKENS, Task
-from src.tasks.token.metrics import SCHEMES, WordTagCollector
+from src.tasks.token.metrics import IGNORE, SCHEMES, WordTagCollector
 
 
 class TagCrossEntropy(nn.Module):
