@@ -6,12 +6,11 @@ and cumulative sums over it: 1,000 resamples of 1,000 rows take milliseconds per
 re-scoring each resample with sklearn would take minutes for a sweep.
 
 The definitions are the project's (``src.tasks.<task>.metrics``): multi-label macro AUC is the
-mean of the per-label AUROC over the labels with both classes among their scored rows (targets of -1 are
-unscored), macro-F1 the mean per-label F1 at ``prob >= 0.5`` (0 when a label has no positive
-and no positive prediction), micro-F1 over all scored cells; multi-class accuracy, macro-F1 over
-the classes that occur in the targets or predictions, and support-weighted F1 of the arg-max
-class.
-"""
+mean of the per-label AUROC over the labels with both classes among their scored rows (targets
+of -1 are unscored), macro-F1 the mean per-label F1 at ``prob >= 0.5`` (0 when a label has no
+positive and no positive prediction), micro-F1 over all scored cells; multi-class accuracy,
+macro-F1 over the classes that occur in the targets or predictions, and support-weighted F1 of
+the arg-max class. """
 
 from __future__ import annotations
 
