@@ -152,7 +152,7 @@ def test_active_learning_killed_mid_run_resumes(make_cfg, tmp_path: Path) -> Non
     """kill -9 after round 0 is written: the resume redoes at most the round in progress."""
     from src.active_learning.loop import run_active
     from src.active_learning.rounds import completed_rounds
-    from tests.test_active_loop import COMMON, TINY_ACTIVE, labelled_sets
+    from tests.active_learning.test_active_loop import COMMON, TINY_ACTIVE, labelled_sets
 
     run = tmp_path / "active"
     env = {"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "PROJECT_ROOT": str(ROOT)}

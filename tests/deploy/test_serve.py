@@ -24,9 +24,14 @@ from src.deploy.references import load_predictor
 from src.deploy.service import Batcher, create_app
 from src.errors import TextlabError
 from src.tasks.formats import PREDICTION
-from tests.export_helpers import jigsaw_test_rows, learned_run, torch_reference, untrained_run
+from tests.conftest import ROOT
+from tests.deploy.export_helpers import (
+    jigsaw_test_rows,
+    learned_run,
+    torch_reference,
+    untrained_run,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
 LABELS = ["toxic", "severe_toxic", "obscene", "threat", "insult", "identity_hate"]
 MAX_TEXTS = 8
 MAX_BODY = 4096

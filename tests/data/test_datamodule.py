@@ -22,10 +22,11 @@ from src.data.datasets import JigsawDataModule
 from src.data.readers.jigsaw import JIGSAW_LABELS
 from src.data.splits import stratified_holdout
 from src.errors import TextlabError
+from tests.conftest import ROOT
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-DATA_DIR = Path(__file__).resolve().parents[1] / "data" / "jigsaw"
+DATA_DIR = ROOT / "data" / "jigsaw"
 LABELS = list(JIGSAW_LABELS)
 MAX_LEN = 32
 

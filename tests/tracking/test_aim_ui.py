@@ -11,8 +11,9 @@ import yaml
 from src.errors import TextlabError
 from src.tracking.repo import ensure_aim_repo
 from src.tracking.ui import live_group_members, start_aim_ui, stop_aim_ui, wait_until_up
+from tests.conftest import ROOT
 
-AIM_DIR = Path(__file__).resolve().parent.parent / "aim"
+AIM_DIR = ROOT / "aim"
 
 
 def free_port() -> int:

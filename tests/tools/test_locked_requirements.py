@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.conftest import ROOT
+
 TOOL = ROOT / "tools" / "locked_requirements.py"
 HASH = re.compile(r"--hash=(sha256:[0-9a-f]{64})")
 

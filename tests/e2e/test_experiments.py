@@ -7,10 +7,9 @@ from pathlib import Path
 import pytest
 
 from src.train import train
+from tests.conftest import ROOT
 
-EXPERIMENTS = sorted(
-    p.stem for p in (Path(__file__).parent.parent / "conf" / "experiment").glob("*.yaml")
-)
+EXPERIMENTS = sorted(p.stem for p in (ROOT / "conf" / "experiment").glob("*.yaml"))
 
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)

@@ -15,8 +15,9 @@ from src.data.readers.jigsaw import (
     resolve_data_file,
 )
 from src.errors import TextlabError
+from tests.conftest import ROOT
 
-DATA_DIR = Path(__file__).resolve().parents[1] / "data" / "jigsaw"
+DATA_DIR = ROOT / "data" / "jigsaw"
 LABELS = list(JIGSAW_LABELS)
 HEADER = '"id","comment_text","toxic","severe_toxic","obscene","threat","insult","identity_hate"'
 

@@ -12,8 +12,9 @@ from src.config import build_datamodule
 from src.data.readers.goemotions import read_goemotions_split, read_label_names
 from src.errors import TextlabError
 from src.train import train
+from tests.conftest import ROOT
 
-DATA = Path(__file__).resolve().parent.parent / "data" / "goemotions"
+DATA = ROOT / "data" / "goemotions"
 
 
 def test_shipped_files_have_the_official_counts() -> None:

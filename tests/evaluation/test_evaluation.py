@@ -18,7 +18,6 @@ from src.evaluation.plots import PLOT_NAMES
 from src.train import train
 from tests.conftest import TINY, compose_config, run_module
 
-ROOT = Path(__file__).resolve().parent.parent
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 

@@ -148,9 +148,9 @@ def test_pooling_view_colours_runs_by_pooling_in_the_ui(tmp_path: Path) -> None:
     from selenium.webdriver.common.by import By
 
     from src.tracking.ui import start_aim_ui, stop_aim_ui, wait_until_up
-    from tests.test_aim_browser import headless_chromium
-    from tests.test_aim_ui import free_port
-    from tests.test_sweeps import multirun
+    from tests.e2e.test_sweeps import multirun
+    from tests.tracking.test_aim_browser import headless_chromium
+    from tests.tracking.test_aim_ui import free_port
 
     result = multirun(
         tmp_path, "logger=aim", "task_name=pooling_check", "model=cls_pooler,mean_pooler"

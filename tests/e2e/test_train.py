@@ -14,8 +14,6 @@ from src.errors import TextlabError
 from src.train import train
 from tests.conftest import run_module
 
-ROOT = Path(__file__).resolve().parent.parent
-
 
 @pytest.mark.parametrize("backbone", ["tiny_bert", "tiny_distilbert"])
 @pytest.mark.parametrize("model", ["cls_pooler", "avg_pooler"])

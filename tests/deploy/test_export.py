@@ -22,7 +22,8 @@ from src.deploy.torch_predictors import load_hf_model
 from src.errors import TextlabError
 from src.runs.loading import load_run
 from src.tasks.multilabel.metrics import multilabel_scores
-from tests.export_helpers import (
+from tests.conftest import ROOT
+from tests.deploy.export_helpers import (
     FAST,
     jigsaw_test_rows,
     learned_run,
@@ -31,7 +32,6 @@ from tests.export_helpers import (
     untrained_run,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
 LABELS = ["toxic", "severe_toxic", "obscene", "threat", "insult", "identity_hate"]
 COMMON_FILES = {
     "export_config.json",

@@ -12,8 +12,7 @@ from src.data.readers.conll import read_conll
 from src.data.readers.tagged import TaggedSentence
 from src.data.readers.vua import read_vua_split
 from src.errors import TextlabError
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.conftest import ROOT
 
 # Three rows of VUA_seq_formatted_train.csv as stored: CRLF line ends; the third holds the
 # legacy single-byte sequence (not valid UTF-8) that breaks a plain utf-8 read.

@@ -18,8 +18,8 @@ from src.deploy.references import load_predictor
 from src.deploy.torch_predictors import load_hf_model, predict_token_spans
 from src.errors import TextlabError
 from src.runs.loading import load_run
-from tests.export_helpers import train_tiny
-from tests.test_export import check_manifest, random_batch
+from tests.deploy.export_helpers import train_tiny
+from tests.deploy.test_export import check_manifest, random_batch
 
 TAGGER = [
     "data=wnut17",

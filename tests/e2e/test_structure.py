@@ -7,8 +7,8 @@ import re
 from pathlib import Path
 
 from src.tasks import TASKS
+from tests.conftest import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 #: a comparison with a task, or a task name spelled out as a string
 TASK_NAMES = "|".join(sorted(TASKS))
 TASK_SWITCH = re.compile(

@@ -12,8 +12,9 @@ from omegaconf import OmegaConf
 
 from src.config import build, build_datamodule, check_accelerator, instantiate_group
 from src.errors import TextlabError
+from tests.conftest import ROOT
 
-CONF = Path(__file__).resolve().parent.parent / "conf"
+CONF = ROOT / "conf"
 
 
 def options(group: str) -> list[str]:

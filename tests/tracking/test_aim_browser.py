@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 
 from src.tracking.ui import start_aim_ui, stop_aim_ui, wait_until_up
-from tests.test_aim_ui import free_port
-from tests.test_sweeps import multirun
+from tests.conftest import ROOT
+from tests.e2e.test_sweeps import multirun
+from tests.tracking.test_aim_ui import free_port
 
-SCREENSHOT = Path(__file__).resolve().parent.parent / "logs" / "aim_ui_runs.png"
+SCREENSHOT = ROOT / "logs" / "aim_ui_runs.png"
 
 
 def headless_chromium(tmp_path: Path):
