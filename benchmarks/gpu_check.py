@@ -2,33 +2,39 @@
 
 Every step is a child process with its own timeout (killed with its children when it runs
 over), and the whole check has a wall-time budget (8 minutes on a GPU): a step that fails,
-runs over or is skipped is recorded as such and the next one still runs.
+runs over or finds the budget spent is recorded as such, and the next one still runs.
 
 - ``environment``: versions, the GPU, bf16;
 - ``card``: the card's command, ``python -m src.train model=avg_pooler trainer=a100`` (Jigsaw);
-- ``mfu``: ``benchmarks.mfu`` for bert-base 64x256 and 32x128 and MiniLM 32x128: textlab's
-  loop against the bare eager, SDPA and SDPA + compile loops, in one run;
 - ``compile``, ``bucketing``: the card's command with ``model.compile.enabled=true``, and with
-  ``data.bucketing.enabled=true``;
+  ``data.bucketing.enabled=true`` (both without the after-fit analyses);
 - ``goemotions_cls``, ``goemotions_mean``: one epoch of full GoEmotions
-  (``experiment=pooling_goemotions_full``) with [CLS] and with mean pooling.
+  (``experiment=pooling_goemotions_full``) with [CLS] and with mean pooling (analyses without
+  the plots);
+- ``mfu``: ``benchmarks.mfu`` for bert-base 64x256 and 32x128 and MiniLM 32x128: textlab's
+  loop against the bare eager, SDPA and SDPA + compile loops, in one run. It runs last, with
+  what the budget has left: it is the longest step (three compilations) and the only one
+  whose figures survive a timeout, since it prints each case as it is measured.
 
 The training steps log to CSV (no Aim on the GPU machine) and carry
 :class:`benchmarks.fit_timer.FitTimer`, which times the training batches alone. Results:
 ``gpu_check.json`` and ``gpu_check.md`` under ``$OUT`` (else ``benchmarks/results/gpu_check``),
-with each step's log and the small files of its run folder; checkpoints stay in ``--work``.
+with each step's log and the small files of its run folder; checkpoints, token caches and run
+folders stay in ``--work`` (``.cache/gpu_check``).
 
 ``--dry-run`` (or ``DRY_RUN=1``) runs the same steps on the CPU with the tiny model, tiny
-shapes and row limits, and ``torch.compile`` switched off (``TORCH_COMPILE_DISABLE=1``:
-inductor alone takes minutes on a small CPU); it checks the plumbing, not the GPU.
+shapes and row limits, and ``torch.compile`` switched off (``TORCH_COMPILE_DISABLE=1``: one
+tiny run with inductor took 84 s on 2 shared cores); it checks the plumbing, not the GPU.
 
-    benchmarks/gpu_check.sh             # on the GPU machine (sources .gpu/setup.sh if present)
-    benchmarks/gpu_check.sh --dry-run   # anywhere
+    benchmarks/gpu_check.sh                      # on the GPU machine
+    benchmarks/gpu_check.sh --dry-run            # anywhere
+    benchmarks/gpu_check.sh --steps card,mfu     # some steps only
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shlex
@@ -98,14 +104,16 @@ GPU = Profile(
         "timeout-s": "120",
     },
     warmup_steps=10,
+    # caps for a step that hangs; the budget is what bounds the check (the steps before mfu
+    # are expected to need about half of it)
     timeouts={
-        "environment": 60,
-        "card": 120,
-        "mfu": 210,
-        "compile": 100,
+        "environment": 30,
+        "card": 100,
+        "compile": 90,
         "bucketing": 60,
-        "goemotions_cls": 80,
-        "goemotions_mean": 80,
+        "goemotions_cls": 75,
+        "goemotions_mean": 75,
+        "mfu": 300,
     },
     budget_s=480,
 )
@@ -130,11 +138,11 @@ DRY_RUN = Profile(
     timeouts={
         "environment": 60,
         "card": 150,
-        "mfu": 300,
         "compile": 120,
         "bucketing": 120,
         "goemotions_cls": 120,
         "goemotions_mean": 120,
+        "mfu": 300,
     },
     budget_s=900,
     env={"TORCH_COMPILE_DISABLE": "1"},
@@ -190,7 +198,6 @@ def plan(profile: Profile, out: Path, work: Path) -> list[Step]:
             [sys.executable, "-m", "benchmarks.gpu_check", "--environment"],
         ),
         Step("card", "the card's command", "train", train_argv(profile, "card", work, *card)),
-        Step("mfu", "textlab vs bare loops, MFU", "mfu", mfu),
         Step(
             "compile",
             "card + torch.compile",
@@ -226,6 +233,9 @@ def plan(profile: Profile, out: Path, work: Path) -> list[Step]:
                 ("mean", "mean_pooler", "mean"),
             )
         ),
+        # last: the longest step, and the only one whose figures survive a timeout (it prints
+        # each case as it goes), so it gets what the budget has left
+        Step("mfu", "textlab vs bare loops, MFU", "mfu", mfu),
     ]
 
 
@@ -301,17 +311,13 @@ def run_step(
 
 
 def stop_group(process: subprocess.Popen) -> None:
-    """SIGTERM the step's process group, then SIGKILL what is left after 10 s."""
-    for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 10)):
-        try:
+    """SIGTERM the step's process group, give its leader 5 s, then SIGKILL whatever of the
+    group is left (DataLoader workers, benchmarks.mfu's case process)."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            process.wait(timeout=wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=5)
 
 
 def log_tail(log: Path, lines: int = 6) -> str:
@@ -323,8 +329,20 @@ def log_tail(log: Path, lines: int = 6) -> str:
 
 # -- reading each step's figures -----------------------------------------------------------
 
+#: what a step's reader returns: its figures, and what is wrong with them (empty: nothing)
+Found = tuple[dict[str, Any], list[str]]
+#: the scores a training step reports (those its task has)
+HEADLINE_SCORES = (
+    "val/auc_macro",
+    "test/auc_macro",
+    "val/f1_macro",
+    "test/f1_macro",
+    "val/tuned/f1_macro",
+    "test/tuned/f1_macro",
+)
 
-def read_environment(step, profile, out, work, log) -> tuple[dict[str, Any], list[str]]:
+
+def read_environment(step: Step, profile: Profile, out: Path, work: Path, log: Path) -> Found:
     found = [ln for ln in log.read_text().splitlines() if ln.startswith(ENVIRONMENT_LINE)]
     if not found:
         return {}, ["no environment line in the log"]
@@ -333,7 +351,7 @@ def read_environment(step, profile, out, work, log) -> tuple[dict[str, Any], lis
     return figures, problems
 
 
-def read_train_run(step, profile, out, work, log) -> tuple[dict[str, Any], list[str]]:
+def read_train_run(step: Step, profile: Profile, out: Path, work: Path, log: Path) -> Found:
     """The run's metrics.json and fit_timing.json (copied next to the results with the
     other small files of its folder)."""
     run_dir = work / "runs" / step.name
@@ -377,18 +395,7 @@ def read_train_run(step, profile, out, work, log) -> tuple[dict[str, Any], list[
     return figures, problems
 
 
-#: the scores a training step reports (those its task has)
-HEADLINE_SCORES = (
-    "val/auc_macro",
-    "test/auc_macro",
-    "val/f1_macro",
-    "test/f1_macro",
-    "val/tuned/f1_macro",
-    "test/tuned/f1_macro",
-)
-
-
-def read_mfu(step, profile, out, work, log) -> tuple[dict[str, Any], list[str]]:
+def read_mfu(step: Step, profile: Profile, out: Path, work: Path, log: Path) -> Found:
     """``mfu.json``; when the step was killed before writing it, the per-case JSON lines
     ``benchmarks.mfu`` printed as it went."""
     report = read_json(out / "mfu" / "mfu.json")
@@ -398,7 +405,8 @@ def read_mfu(step, profile, out, work, log) -> tuple[dict[str, Any], list[str]]:
         from benchmarks.mfu import add_ratios  # imports torch: only on this path
 
         lines = log.read_text(errors="replace").splitlines() if log.is_file() else []
-        results = add_ratios([json.loads(ln) for ln in lines if ln.startswith('{"loop"')])
+        printed = [json_line(ln) for ln in lines if ln.startswith('{"loop"')]
+        results = add_ratios([r for r in printed if r is not None])
     keys = ("samples_per_s", "ratio_to_best_bare", "achieved_tflops", "mfu", "peak_gpu_memory_gb")
     cases = [
         {
@@ -422,6 +430,14 @@ def read_mfu(step, profile, out, work, log) -> tuple[dict[str, Any], list[str]]:
 
 
 PARSERS = {"environment": read_environment, "train": read_train_run, "mfu": read_mfu}
+
+
+def json_line(line: str) -> dict[str, Any] | None:
+    """One printed JSON object; None for a line cut short when its process was killed."""
+    try:
+        return json.loads(line)
+    except ValueError:
+        return None
 
 
 def read_json(path: Path) -> dict[str, Any] | None:

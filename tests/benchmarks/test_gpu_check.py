@@ -29,7 +29,7 @@ def train_overrides(step: gpu_check.Step) -> list[str]:
 
 def test_the_gpu_plan_composes_with_the_real_configs(tmp_path: Path) -> None:
     steps = {s.name: s for s in gpu_check.plan(gpu_check.GPU, tmp_path / "out", tmp_path / "w")}
-    assert list(steps) == ["environment", "card", "mfu", *TRAIN_STEPS[1:]]
+    assert list(steps) == ["environment", *TRAIN_STEPS, "mfu"]
     assert not any("aim" in arg for step in steps.values() for arg in step.argv)
     cfgs = {
         name: compose_config("train", train_overrides(steps[name]), tmp_path / name, tmp_path)
@@ -115,6 +115,36 @@ def test_a_step_that_fails_or_runs_over_loses_nothing_else(tmp_path: Path) -> No
     # no budget left: recorded as skipped, not run
     record = gpu_check.run_step(fine, profile, out, tmp_path / "work", time.monotonic() + 5)
     assert record["status"] == "skipped" and record["wall_s"] == 0.0
+
+
+def test_an_mfu_run_killed_midway_keeps_the_cases_it_printed(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    (out / "logs").mkdir(parents=True)
+    case = {"backbone": "bert_base_random", "shape": "64x256", "device": "NVIDIA H100 80GB"}
+    figures = {"achieved_tflops": 150.0, "mfu": 0.15, "peak_gpu_memory_gb": 20.0}
+    printed = [
+        {"loop": "textlab", **case, "samples_per_s": 90.0, **figures},
+        {"loop": "bare_eager", **case, "samples_per_s": 60.0, **figures},
+        {"loop": "bare_sdpa", **case, "samples_per_s": 100.0, **figures},
+        {"loop": "bare_sdpa_compile", **case, "error": "TimeoutExpired"},
+    ]
+    log = out / "logs" / "mfu.log"
+    cut_short = '{"loop": "textlab", "backbone": "bert_base_random", "sha'  # killed mid-line
+    log.write_text("Seed set to 42\n" + "".join(json.dumps(r) + "\n" for r in printed) + cut_short)
+    step = next(s for s in gpu_check.plan(gpu_check.GPU, out, tmp_path) if s.name == "mfu")
+    found, problems = gpu_check.read_mfu(step, gpu_check.GPU, out, tmp_path, log)
+    assert found["device"] == "NVIDIA H100 80GB"
+    ratios = [c.get("ratio_to_best_bare") for c in found["cases"]]
+    assert ratios[:3] == [pytest.approx(0.9), pytest.approx(0.6), pytest.approx(1.0)]
+    assert found["cases"][3] == {
+        "backbone": "bert_base_random",
+        "shape": "64x256",
+        "loop": "bare_sdpa_compile",
+        "error": "TimeoutExpired",
+    }
+    # 3 shapes x 4 loops expected on a GPU
+    failed = "bert_base_random 64x256 bare_sdpa_compile: TimeoutExpired"
+    assert problems == [failed, "4 of 12 cases measured"]
 
 
 @pytest.mark.slow
