@@ -22,7 +22,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: env train test test-slow lint format lock bench aim-ui aim-view clean
+.PHONY: env train test test-slow lint format lock bench gpu-check aim-ui aim-view clean
 
 env: $(VENV)/.installed
 
@@ -75,6 +75,12 @@ aim-view: env
 # the benchmarks (MiniLM; time on 2 cores in benchmarks/README.md) -> benchmarks/results/bench.{json,md}
 bench: env
 	$(PY) -m benchmarks.bench
+
+# the GPU check on a lent GPU (at most 8 minutes; needs no .venv there) -> gpu_check.{json,md}
+# under $OUT, else benchmarks/results/gpu_check; `make gpu-check ARGS=--dry-run`: the same
+# steps on the CPU with the tiny model (benchmarks/README.md, "GPU check")
+gpu-check:
+	benchmarks/gpu_check.sh $(ARGS)
 
 lock:
 	$(POETRY) lock
