@@ -138,3 +138,27 @@ def vua_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         path = folder / f"VUA_seq_formatted_{split}.csv.gz"
         path.write_bytes(gzip.compress(("\r\n".join(lines) + "\r\n").encode()))
     return folder
+
+
+#: research-only data configs -> the fixture with a synthetic set in the same format
+SYNTHETIC_DATA = {"emotion": "emotion_dir", "vua_metaphor": "vua_dir"}
+
+
+@pytest.fixture
+def data_dir_for(request: pytest.FixtureRequest) -> Callable[[DictConfig], list[str]]:
+    """``data_dir_for(cfg)``: the overrides that point a config at data that is there: none
+    when its data folder exists, else the synthetic set of its research-only data config (so
+    those configs run end to end without the research-only files)."""
+
+    def overrides(cfg: DictConfig) -> list[str]:
+        if Path(cfg.data.get("data_dir", ".")).is_dir():
+            return []
+        choice = (
+            HydraConfig.get().runtime.choices.get("data") if HydraConfig.initialized() else None
+        )
+        fixture = SYNTHETIC_DATA.get(str(choice))
+        if fixture is None:
+            pytest.fail(f"data folder {cfg.data.data_dir} is absent and has no synthetic stand-in")
+        return [f"data.data_dir={request.getfixturevalue(fixture)}"]
+
+    return overrides
