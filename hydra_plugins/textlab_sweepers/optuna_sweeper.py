@@ -230,8 +230,9 @@ def write_results(study: Any, path: Path, journal: Path) -> None:
 
 
 def search_space(params: Sequence[str]) -> tuple[dict[str, Any], list[str]]:
-    """Hydra sweep overrides as Optuna distributions (``choice``, ``range``, ``interval``,
-    ``tag(log, interval(...))``); plain overrides come back as fixed overrides."""
+    """Hydra sweep overrides as Optuna distributions: ``interval`` and ``tag(log, interval(...))``
+    as floats, ``choice`` and ``range`` as their values; plain overrides come back as fixed
+    overrides."""
     space: dict[str, Any] = {}
     fixed: list[str] = []
     for override in OverridesParser.create().parse_overrides(list(params)):
@@ -244,26 +245,21 @@ def search_space(params: Sequence[str]) -> tuple[dict[str, Any], list[str]]:
 
 
 def distribution(override: Override) -> Any:
-    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+    from optuna.distributions import CategoricalDistribution, FloatDistribution
 
-    if override.is_interval_sweep():
+    if override.is_interval_sweep():  # Hydra's intervals are floats; range() lists integers
         value = override.value()
-        log_scale = "log" in value.tags
-        if isinstance(value.start, int) and isinstance(value.end, int):
-            return IntDistribution(value.start, value.end, log=log_scale)
-        return FloatDistribution(float(value.start), float(value.end), log=log_scale)
+        return FloatDistribution(value.start, value.end, log="log" in value.tags)
     # choice(...) and range(...): the listed values
     return CategoricalDistribution(list(override.sweep_iterator(transformer=Transformer.encode)))
 
 
 def suggest(trial: Any, name: str, distribution: Any) -> Any:
-    from optuna.distributions import CategoricalDistribution, FloatDistribution
+    from optuna.distributions import CategoricalDistribution
 
     if isinstance(distribution, CategoricalDistribution):
         return trial.suggest_categorical(name, distribution.choices)
-    if isinstance(distribution, FloatDistribution):
-        return trial.suggest_float(name, distribution.low, distribution.high, log=distribution.log)
-    return trial.suggest_int(name, distribution.low, distribution.high, log=distribution.log)
+    return trial.suggest_float(name, distribution.low, distribution.high, log=distribution.log)
 
 
 def overrides_of(trial: Any) -> list[str]:

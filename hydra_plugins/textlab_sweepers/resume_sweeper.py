@@ -101,14 +101,12 @@ def check_same_plan(sweep_dir: Path, jobs: list[list[str]]) -> None:
         )
         was = earlier[first] if first < len(earlier) else []
         now = jobs[first] if first < len(jobs) else []
-        was, now = (
-            " ".join(o for o in a if o not in b) or "no such job"
-            for a, b in ((was, now), (now, was))
-        )
+        was_only = " ".join(o for o in was if o not in now) or "-"
+        now_only = " ".join(o for o in now if o not in was) or "-"
         raise TextlabError(
             f"{plan_file} planned other jobs ({len(earlier)}, this command {len(jobs)}); job "
-            f"{first} was '{was}', now '{now}': resume with the sweep's own overrides, in their "
-            "order"
+            f"{first} had '{was_only}', this command '{now_only}': resume with the sweep's own "
+            "overrides, in their order"
         )
 
 
