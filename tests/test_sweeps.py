@@ -158,7 +158,7 @@ def test_a_killed_sweep_is_finished_by_resume(tmp_path: Path) -> None:
     kill_when_running(start_sweep(tmp_path, "seed=1,2,3"), sweep / "1")
     assert json.loads((sweep / "0" / "metrics.json").read_text())["status"] == "success"
     before = load_runs(sweep).set_index("job")["status"].to_dict()
-    assert before == {0: "success", 1: "interrupted", 2: "not started"}
+    assert before == {"0": "success", "1": "interrupted", "2": "not started"}
     finished = fingerprint(sweep / "0")
 
     result = multirun(tmp_path, "seed=1,2,3", "hydra/sweeper=resume")
@@ -276,7 +276,7 @@ def test_dead_trials_are_asked_again_in_their_folder() -> None:
 
 @pytest.mark.slow
 def test_two_workers_share_one_optuna_study(tmp_path: Path) -> None:
-    search = ("hparams_search=optuna", "hydra.sweeper.n_trials=4", "hydra.sweeper.sampler.n_startup_trials=4")
+    search = ("hparams_search=optuna", "hydra.sweeper.n_trials=4")
     workers = [start_sweep(tmp_path, *search) for _ in range(2)]
     assert [worker.wait(timeout=600) for worker in workers] == [0, 0]
     sweep = tmp_path / "sweep"
