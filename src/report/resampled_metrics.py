@@ -10,7 +10,7 @@ mean of the per-label AUROC over the labels with both classes among their scored
 of -1 are unscored), macro-F1 the mean per-label F1 at ``prob >= 0.5`` (0 when a label has no
 positive and no positive prediction), micro-F1 over all scored cells; multi-class accuracy,
 macro-F1 over the classes that occur in the targets or predictions, and support-weighted F1 of
-the arg-max class. """
+the arg-max class."""
 
 from __future__ import annotations
 

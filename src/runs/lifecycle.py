@@ -59,7 +59,7 @@ class Run:
         self.cfg = cfg
         self.dir = Path(output_dir or cfg.paths.output_dir)
         self.started = time.time()
-        self.writer = rank_zero_only.rank == 0
+        self.writer = pin_node_rank(cfg) == 0
         self.loggers: list[Any] = []
         self.info: dict[str, Any] = {}
         try:
@@ -256,12 +256,25 @@ def in_sweep() -> bool:
     return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
 
 
+def pin_node_rank(cfg: DictConfig) -> int:
+    """This process's DDP rank, pinned before the trainer exists. A node started by hand
+    (``NODE_RANK`` > 0, no ``RANK``) would count as rank 0 until the trainer starts, and write
+    the run's files and results row beside node 0; Lightning later sets the same rank."""
+    node = int(os.environ.get("NODE_RANK") or 0)
+    if node > 0 and "RANK" not in os.environ:
+        devices = OmegaConf.select(cfg, "trainer.devices", default=1)
+        per_node = devices if isinstance(devices, int) and devices > 0 else 1
+        rank_zero_only.rank = node * per_node + int(os.environ.get("LOCAL_RANK") or 0)
+    return rank_zero_only.rank
+
+
 def run_job(
     job: Callable[[DictConfig], dict[str, Any]], cfg: DictConfig, output_dir: str | Path
 ) -> dict[str, Any] | None:
     """Run an entry point's job. A failure is recorded in the job's folder and its results
     row (rank 0); in a multirun ``None`` comes back so the sweep goes on, a single run fails
     loudly (a user error as one line)."""
+    pin_node_rank(cfg)
     with report_user_errors():
         try:
             return job(cfg)
