@@ -3,8 +3,7 @@
 A data set, sequence or token, is a DataModule class (a ``SequenceDataModule`` or a
 ``TokenDataModule``, both on ``TextDataModule``) that names its files, reads a split with its
 reader and knows its label names; ``@register_dataset("name")`` puts it here. A config names a
-data set by its class (``data._target_``); the token family can also be named by its
-registered name (``data.file_format``), which picks the class when the config builds it.
+data set by its class (``data._target_``); the built-in ones are in ``src.data.datasets``.
 """
 
 from __future__ import annotations
@@ -34,9 +33,8 @@ def register_dataset(name: str) -> Callable[[Module], Module]:
 
 
 def dataset_names(family: type | None = None) -> list[str]:
-    """The registered names (of the subclasses of ``family`` when given), sorted."""
-    import src.data.datasets  # noqa: F401  (registers the built-in data sets)
-
+    """The registered names (of the subclasses of ``family`` when given), sorted: the data sets
+    whose modules have been imported (``src.data.datasets`` for the built-in ones)."""
     return sorted(n for n, cls in DATASETS.items() if family is None or issubclass(cls, family))
 
 

@@ -21,7 +21,6 @@ from src.data.alignment import TaggedDataset, TaggingCollator, encode_sentences
 from src.data.context import attach_context
 from src.data.module import SPLITS, RawSplit, TextDataModule, sample_index
 from src.data.readers.tagged import TaggedSentence
-from src.data.registry import dataset_class
 from src.errors import TextlabError
 from src.tasks.token.metrics import SCHEMES
 
@@ -62,17 +61,12 @@ def validate_tags(sentences: list[TaggedSentence], names: list[str], path: Path)
 
 
 class TokenDataModule(TextDataModule):
-    """Tagged sentences from ``data_dir``: the data set registered as ``file_format``
-    (``conll`` or ``vua``) when built as ``TokenDataModule``.
+    """Tagged sentences from ``data_dir``, read by a registered subclass (``conll``: CoNLL
+    files, ``vua``: VUA metaphor CSVs); ``file_format``, when given, must name that subclass.
 
     ``scheme``: ``bio`` (tags read from the train file, ``O`` first) or ``binary`` (``0``/``1``).
     The first label name is the default tag, predicted for words cut off by ``max_length``.
     """
-
-    def __new__(cls, *args: Any, file_format: str | None = None, **kwargs: Any):
-        if cls is TokenDataModule:  # the family: the registered data set picks the class
-            cls = dataset_class(file_format, TokenDataModule, FORMAT_KEY)
-        return super().__new__(cls)
 
     def __init__(
         self,

@@ -83,6 +83,37 @@ def _targets(node: Any, path: str = "") -> Iterator[tuple[str, Any]]:
 BUILT_FROM_RUN = ("model", "data", "backbone")
 
 
+#: ``_target_`` names that runs written by earlier versions of textlab hold -> today's names
+MOVED_TARGETS = {
+    "src.tasks.multilabel.MultilabelTask": "src.tasks.multilabel.task.MultilabelTask",
+    "src.tasks.multiclass.MulticlassTask": "src.tasks.multiclass.task.MulticlassTask",
+    "src.tasks.token.TokenTask": "src.tasks.token.task.TokenTask",
+}
+#: the token family's old target, resolved by the config's ``file_format``
+TOKEN_FAMILY = "src.data.tagging.TokenDataModule"
+TOKEN_DATASETS = {
+    "conll": "src.data.datasets.ConllDataModule",
+    "vua": "src.data.datasets.VuaDataModule",
+}
+
+
+def upgrade_targets(cfg: DictConfig) -> int:
+    """Rename, in place, the ``_target_`` keys of a run written by an earlier version whose
+    classes have moved; returns how many changed."""
+    changed = 0
+    data = cfg.get("data")
+    if isinstance(data, DictConfig) and data.get("_target_") == TOKEN_FAMILY:
+        data._target_ = TOKEN_DATASETS.get(str(data.get("file_format")), TOKEN_FAMILY)
+        changed += data._target_ != TOKEN_FAMILY
+    for name in BUILT_FROM_RUN:
+        node = cfg.get(name)
+        for key, target in list(_targets(node, name)) if node is not None else []:
+            if target in MOVED_TARGETS:
+                OmegaConf.update(cfg, key, MOVED_TARGETS[target], merge=False)
+                changed += 1
+    return changed
+
+
 def check_run_config(cfg: DictConfig, source: Path) -> None:
     """Refuse a config whose ``_target_`` (in the parts opening a run builds: model, data,
     backbone) names anything but what textlab builds itself."""
@@ -175,6 +206,7 @@ def load_run_config(ckpt_path: str | Path) -> DictConfig:
         raise TextlabError(f"cannot read {config_file}: {err}") from None
     if not isinstance(cfg, DictConfig):
         raise TextlabError(f"{config_file} is not a mapping; use the run's own config.yaml")
+    upgrade_targets(cfg)
     check_run_config(cfg, config_file)
     return cfg
 

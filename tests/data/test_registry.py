@@ -31,20 +31,16 @@ def test_every_data_config_builds_a_registered_data_set() -> None:
         if "_target_" not in cfg:  # a variant of another config (defaults)
             continue
         cls = get_class(cfg._target_)
-        if cls is TokenDataModule:
-            cls = DATASETS[cfg.file_format]
         assert DATASETS[cls.dataset_name] is cls, path.name
+        assert cfg.get("file_format", cls.dataset_name) == cls.dataset_name, path.name
         covered.add(cls.dataset_name)
     assert covered == set(dataset_names()) == {"jigsaw", "goemotions", "emotion", "conll", "vua"}
     assert dataset_names(TokenDataModule) == ["conll", "vua"]
 
 
-def test_file_format_picks_the_token_data_set(tmp_path: Path) -> None:
-    module = TokenDataModule(tmp_path, tokenizer=None, file_format="vua", **TOKEN_FILES)
-    assert type(module) is VuaDataModule and module.file_format == "vua"
-    known = r"data.file_format must be one of \['conll', 'vua'\], got 'x'"
-    with pytest.raises(TextlabError, match=known):
-        TokenDataModule(tmp_path, tokenizer=None, file_format="x", **TOKEN_FILES)
+def test_file_format_must_name_the_token_data_set(tmp_path: Path) -> None:
+    module = VuaDataModule(tmp_path, tokenizer=None, file_format="vua", **TOKEN_FILES)
+    assert module.file_format == "vua" == module.dataset_name
     with pytest.raises(TextlabError, match="data.file_format=vua but ConllDataModule reads"):
         ConllDataModule(tmp_path, tokenizer=None, file_format="vua", **TOKEN_FILES)
 

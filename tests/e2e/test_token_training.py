@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from src.config import build, build_datamodule
-from src.data.tagging import TokenDataModule
+from src.data.datasets import ConllDataModule
 from src.deploy.torch_predictors import (
     CheckpointPredictor,
     bio_spans,
@@ -154,18 +154,18 @@ def test_token_data_errors(tmp_path: Path) -> None:
     (tmp_path / "train.conll").write_text("a\tB-x\nb\tO\n")
     (tmp_path / "test.conll").write_text("a\tB-y\n")
     args = dict(tokenizer=tokenizer, file_format="conll", scheme="bio", train_file="train.conll")
-    module = TokenDataModule(tmp_path, val_file="train.conll", test_file="test.conll", **args)
+    module = ConllDataModule(tmp_path, val_file="train.conll", test_file="test.conll", **args)
     with pytest.raises(TextlabError, match=r"test.conll: sentence 1 has tags \['B-y'\]"):
         module.prepare_data()
-    module = TokenDataModule(tmp_path, val_file="nope.conll", test_file="test.conll", **args)
+    module = ConllDataModule(tmp_path, val_file="nope.conll", test_file="test.conll", **args)
     with pytest.raises(TextlabError, match="CoNLL file .*nope.conll not found"):
         module.prepare_data()
     with pytest.raises(TextlabError, match="data.scheme must be one of"):
-        TokenDataModule(tmp_path, **{**args, "scheme": "iob"}, val_file="a", test_file="b")
+        ConllDataModule(tmp_path, **{**args, "scheme": "iob"}, val_file="a", test_file="b")
     for bad in (-1, 1.5, True):
         with pytest.raises(TextlabError, match="data.context_sentences must be a whole number"):
-            TokenDataModule(tmp_path, **args, val_file="a", test_file="b", context_sentences=bad)
-    module = TokenDataModule(
+            ConllDataModule(tmp_path, **args, val_file="a", test_file="b", context_sentences=bad)
+    module = ConllDataModule(
         tmp_path, **args, val_file="train.conll", test_file="train.conll", context_sentences=1
     )
     with pytest.raises(
@@ -173,13 +173,13 @@ def test_token_data_errors(tmp_path: Path) -> None:
     ):
         module.prepare_data()  # CoNLL files do not say which text a sentence comes from
     (tmp_path / "bin.conll").write_text("a\t0\n")
-    module = TokenDataModule(
+    module = ConllDataModule(
         tmp_path, **{**args, "train_file": "bin.conll"}, val_file="bin.conll", test_file="bin.conll"
     )
     with pytest.raises(TextlabError, match="not BIO .* use data.scheme=binary"):
         module.prepare_data()
     with pytest.raises(TextlabError, match="data folder .* not found.*TEXTLAB_DATA_DIR"):
-        TokenDataModule(tmp_path / "absent", **args, val_file="a", test_file="b").prepare_data()
+        ConllDataModule(tmp_path / "absent", **args, val_file="a", test_file="b").prepare_data()
 
 
 def test_class_weights_checked() -> None:
