@@ -176,7 +176,7 @@ def counted(study: Any) -> list[Any]:
 def retry_dead_trials(study: Any) -> int:
     """Fail the running trials whose process is gone on this host and queue their
     parameters again (same run folder); returns how many."""
-    from src.runs.files import process_alive
+    from src.runs.status import process_alive
 
     here = socket.gethostname()
     retried = 0

@@ -113,7 +113,7 @@ def check_same_plan(sweep_dir: Path, jobs: list[list[str]]) -> None:
 def job_state(folder: Path) -> str:
     """``success``, ``failed``, ``interrupted``, ``running`` (its process lives on this host),
     ``unfinished`` (a folder without a record) or ``not started`` (no folder)."""
-    from src.runs.files import run_status
+    from src.runs.status import run_status
 
     if not folder.is_dir():
         return "not started"

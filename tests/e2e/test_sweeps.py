@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from src.runs.files import read_json_file
+from src.runs.folder import read_json_file
 
 from tests.conftest import ROOT, TINY
 
