@@ -55,6 +55,7 @@ train: env
 test: env
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 	$(VENV)/bin/pytest -q
 
 test-slow: env
@@ -63,6 +64,7 @@ test-slow: env
 lint: env
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+	$(VENV)/bin/mypy
 
 # the Aim UI over the project's .aim on http://127.0.0.1:43800 (Ctrl-C stops it and its children)
 aim-ui: env
