@@ -13,7 +13,10 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback as HydraCallback
 from omegaconf import DictConfig
 
-from src.tracking.repo import aim_repos_in, ensure_aim_repo, reindex
+from src.tracking.repo import REMOTE_SCHEME, aim_repos_in, ensure_aim_repo, reindex
+
+#: where ``make aim-ui`` serves the UI
+UI = "http://127.0.0.1:43800"
 
 
 # -- commands and the Hydra callback --------------------------------------------------------
@@ -29,11 +32,29 @@ def command_line(module: str, **arguments: Any) -> str:
     return " ".join(parts)
 
 
+def sweep_view_line(folder: Path, repo: str) -> str:
+    """Save the sweep's view in a local Aim repo and say where it opens; for a remote one, the
+    command that saves it."""
+    command = command_line("src.aim_view", sweep=folder, repo=repo)
+    if str(repo).startswith(REMOTE_SCHEME) or not (folder / "multirun.yaml").is_file():
+        return command
+    from src.tracking.views import save_params_view, sweep_view
+
+    try:
+        spec = sweep_view(folder)
+        view = save_params_view(
+            repo, spec.name, spec.query, spec.params, spec.metrics, spec.group_by, spec.description
+        )
+    except Exception as err:  # noqa: BLE001  (a view is a convenience: never fail the sweep)
+        return f"{command}  (saving it failed here: {str(err)[:200]})"
+    return f"{UI}{view.path}  (start the UI: make aim-ui; saved again by: {command})"
+
+
 class LaunchCallback(HydraCallback):
     """What the launching process does around the jobs: create the Aim repo before them
     (parallel jobs, joblib or SLURM, would all try at the same moment); after a sweep, index
-    every run not indexed yet (a job's own indexing gives way to a parallel one's) and print
-    the command that compares the sweep's jobs."""
+    every run not indexed yet (a job's own indexing gives way to a parallel one's), print the
+    command that compares the sweep's jobs, and save the sweep's Aim view."""
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         self._create(config)
@@ -43,11 +64,15 @@ class LaunchCallback(HydraCallback):
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         self._hydra_config(config)
-        for repo in aim_repos_in(config.get("logger")):
+        repos = aim_repos_in(config.get("logger"))
+        for repo in repos:
             reindex(repo)
         folder = Path(str(config.hydra.sweep.dir))
-        if any(folder.glob("*/metrics.json")):
-            print(f"\ncompare the runs: {command_line('src.compare', sweep=folder)}", flush=True)
+        if not any(folder.glob("*/metrics.json")):
+            return
+        print(f"\ncompare the runs: {command_line('src.compare', sweep=folder)}", flush=True)
+        for repo in repos:
+            print(f"see them in Aim: {sweep_view_line(folder, repo)}", flush=True)
 
     @staticmethod
     def _hydra_config(config: DictConfig) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
@@ -57,10 +58,32 @@ def job_overrides() -> list[str]:
 
 
 def sweep_dir() -> str | None:
-    """The multirun folder of the running Hydra job; None for a single run."""
+    """The multirun folder of the running Hydra job, as ``sweep_id`` writes it; None for a
+    single run."""
     if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
         return None
-    return str(HydraConfig.get().sweep.dir)
+    return sweep_id(HydraConfig.get().sweep.dir)
+
+
+def sweep_id(folder: str | Path) -> str:
+    """A sweep's id: its folder relative to the current folder (the project root, where the
+    commands run) when below it, else absolute; the same whether the folder is given relative
+    or absolute, so ``python -m src.aim_view sweep=<the printed path>`` finds its runs."""
+    path = Path(folder).expanduser().resolve()
+    with contextlib.suppress(ValueError):
+        return path.relative_to(Path.cwd().resolve()).as_posix()
+    return path.as_posix()
+
+
+def override_values(overrides: Sequence[str]) -> dict[str, str]:
+    """``key=value`` overrides as a mapping (later ones win), leaving out where output goes."""
+    values: dict[str, str] = {}
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        key = key.lstrip("+~")
+        if sep and key.split(".")[0].split("/")[0] not in NAME_NOISE:
+            values[key] = value
+    return values
 
 
 def _config_groups() -> set[str]:
@@ -126,8 +149,9 @@ class AimLogger(_aim_logger_base()):
     closes the run once, when the run lifecycle calls ``close``, and indexes it then.
 
     A new run is named from the Hydra job's overrides unless ``run_name`` is given, and gets
-    ``tags``, the ``overrides`` and the multirun's ``sweep`` folder. Inside ``scoring`` its
-    metrics are one checkpoint's scores (see ``scoring``).
+    ``tags`` and the ``overrides``; in a multirun also the sweep's id (``sweep``, and the tag
+    ``sweep:<id>``) and the job's values (``swept``, and a ``key=value`` tag each). Inside
+    ``scoring`` its metrics are one checkpoint's scores (see ``scoring``).
     """
 
     def __init__(
@@ -156,8 +180,13 @@ class AimLogger(_aim_logger_base()):
             for tag in self.tags:
                 run.add_tag(tag)
             run["overrides"] = self.overrides
-            if self.sweep:
+            if self.sweep:  # the sweep's id and this job's values, as a param and as tags
                 run["sweep"] = self.sweep
+                values = override_values(self.overrides)
+                run["swept"] = values
+                run.add_tag(f"sweep:{self.sweep}")
+                for key, value in values.items():
+                    run.add_tag(f"{key}={value}")
         return run
 
     @rank_zero_only

@@ -331,3 +331,77 @@ def save_params_view(
     finally:
         if isinstance(store, _DatabaseStore):
             store.close()
+
+
+# -- the view of one sweep ------------------------------------------------------------------
+#: the scores of the best checkpoint, as the runs track them
+BEST = {"checkpoint": "best"}
+
+
+@dataclass(frozen=True)
+class SweepView:
+    """What ``save_params_view`` needs to show one sweep: its runs (``run.sweep``), the swept
+    values as axes, the primary metric first, coloured by the first swept value that is not
+    the seed."""
+
+    name: str
+    query: str
+    params: list[str]
+    metrics: list[dict[str, Any]]
+    group_by: list[str]
+    description: str
+
+
+def swept_keys(task_overrides: Iterable[str]) -> list[str]:
+    """The keys a sweep varies: those given a comma-separated list of values."""
+    keys = []
+    for item in task_overrides:
+        key, sep, value = str(item).partition("=")
+        if sep and "," in value and not value.strip().startswith(("[", "{")):
+            keys.append(key.lstrip("+~"))
+    return keys
+
+
+def metric_spec(name: str) -> dict[str, Any]:
+    """``test/auc_macro`` -> ``{name: auc_macro, context: {subset: test, checkpoint: best}}``;
+    ``test/tuned/f1_macro`` adds ``thresholds: tuned``."""
+    subset, _, rest = name.partition("/")
+    context: dict[str, Any] = {"subset": subset, **BEST}
+    if rest.startswith("tuned/"):
+        rest, context["thresholds"] = rest[len("tuned/") :], "tuned"
+    return {"name": rest, "context": context}
+
+
+def sweep_view(folder: str | Path, extra_metrics: Iterable[str] = ()) -> SweepView:
+    """The view of the sweep in ``folder`` (relative or absolute), from its ``multirun.yaml``."""
+    from omegaconf import OmegaConf
+
+    from src.tracking.logger import sweep_id
+
+    path = Path(folder).expanduser()
+    plan = path / "multirun.yaml"
+    if not plan.is_file():
+        raise TextlabError(
+            f"{plan} not found: sweep= takes the multirun folder a sweep printed "
+            "(logs/<task_name>/multiruns/<time>)"
+        )
+    try:
+        cfg = OmegaConf.load(plan)
+        overrides = [str(o) for o in OmegaConf.select(cfg, "hydra.overrides.task") or []]
+        primary = OmegaConf.select(cfg, "data.primary_metric", throw_on_resolution_failure=False)
+    except Exception as err:  # noqa: BLE001  (yaml and OmegaConf raise many types)
+        raise TextlabError(f"cannot read {plan}: {str(err)[:200]}") from None
+    sid = sweep_id(path)
+    keys = swept_keys(overrides)
+    names = [str(primary)] if primary else []
+    names += [m for m in extra_metrics if m not in names]
+    colour = next((k for k in keys if k != "seed"), keys[0] if keys else None)
+    return SweepView(
+        name=f"sweep {sid}",
+        query=f'run.sweep == "{sid}"',
+        params=[f"swept.{key}" for key in keys],
+        metrics=[metric_spec(name) for name in names],
+        group_by=[f"run.swept.{colour}"] if colour else [],
+        description=f"the runs of sweep {sid}: {', '.join(keys) or 'one job'}; primary "
+        f"metric {names[0] if names else 'none'} first",
+    )

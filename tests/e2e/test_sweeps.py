@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from src.runs.folder import read_json_file
 
+from src.runs.folder import read_json_file
 from tests.conftest import ROOT, TINY
 
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "PROJECT_ROOT": str(ROOT), "OMP_NUM_THREADS": "1"}

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from src.errors import TextlabError
 from src.tracking.repo import ensure_aim_repo
 from src.tracking.views import (
     aim64encode,
@@ -24,7 +25,7 @@ from tests.conftest import ROOT, run_module
 TEST_AUC = {"name": "auc_macro", "context": {"subset": "test", "checkpoint": "best"}}
 TEST_F1 = {"name": "f1_macro", "context": {"subset": "test", "checkpoint": "best"}}
 POOLING = "run.hparams.config.model.pooling"
-SCREENSHOT = ROOT / "logs" / "aim_pooling_view.png"
+SCREENSHOT = ROOT / "logs" / "aim_sweep_view.png"
 
 
 # -- the state ------------------------------------------------------------------------------
@@ -144,7 +145,10 @@ def test_missing_repo_or_a_tracking_server_is_a_clear_error(tmp_path: Path) -> N
 @pytest.mark.skipif(
     not shutil.which("chromedriver"), reason="needs Debian chromium-driver (.ci/run installs it)"
 )
-def test_pooling_view_colours_runs_by_pooling_in_the_ui(tmp_path: Path) -> None:
+def test_a_users_sweep_opens_in_the_ui_coloured_by_what_it_sweeps(tmp_path: Path) -> None:
+    """A user's own sweep (no experiment tag), then ``src.aim_view sweep=<the printed path>``:
+    the UI shows exactly that sweep's runs, one colour per swept model, the primary metric's
+    values in the table."""
     from selenium.webdriver.common.by import By
 
     from src.tracking.ui import start_aim_ui, stop_aim_ui, wait_until_up
@@ -152,32 +156,21 @@ def test_pooling_view_colours_runs_by_pooling_in_the_ui(tmp_path: Path) -> None:
     from tests.tracking.test_aim_browser import headless_chromium
     from tests.tracking.test_aim_ui import free_port
 
-    result = multirun(
-        tmp_path, "logger=aim", "task_name=pooling_check", "model=cls_pooler,mean_pooler"
-    )
+    result = multirun(tmp_path, "logger=aim", "model=cls_pooler,mean_pooler")
     assert result.returncode == 0, result.stderr[-2000:]
+    printed = result.stdout.split("compare the runs: python -m src.compare sweep=")[1].split()[0]
     repo = tmp_path / "aim"
-    done = run_module("src.aim_view", f"repo={repo}", "query='run.experiment == \"pooling_check\"'")
+    done = run_module("src.aim_view", f"repo={repo}", f"sweep={printed}")
     assert done.returncode == 0, done.stderr[-2000:]
-    [(_, _, _, app_id, _)] = bookmarks(repo)
+    [(_, _, _, app_id, _)] = [b for b in bookmarks(repo) if b[0].startswith("sweep ")]
     port = free_port()
     ui = start_aim_ui(repo, port=port)
     driver = None
     try:
         url = f"http://127.0.0.1:{port}"
         wait_until_up(url + "/", timeout=180)
-        # saving again through the UI's REST API replaces the view in place
-        view = save_params_view(
-            url,
-            "pooling comparison",
-            'run.experiment == "pooling_check"',
-            ["hparams.config.model.pooling"],
-            [TEST_AUC, TEST_F1],
-            [POOLING],
-        )
-        assert view.app_id == app_id
         driver = headless_chromium(tmp_path)
-        driver.get(url + view.path)
+        driver.get(f"{url}/params/{app_id}")
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and len(group_colours(driver)) < 2:
             time.sleep(1)
@@ -188,20 +181,14 @@ def test_pooling_view_colours_runs_by_pooling_in_the_ui(tmp_path: Path) -> None:
         time.sleep(2)
         SCREENSHOT.parent.mkdir(exist_ok=True)
         driver.save_screenshot(str(SCREENSHOT))
-        # two groups, told apart by pooling, in two colours, in the table and the chart
         titles = driver.execute_script(
             "return Array.from(document.querySelectorAll('.Table__group__config [title]'))"
             ".map(e => e.title)"
         )
-        assert titles and all(t.endswith(f"grouped by  {POOLING}") for t in titles), titles
+        assert titles and all(t.endswith("grouped by  run.swept.model") for t in titles), titles
         assert len(set(group_colours(driver))) == 2, SCREENSHOT
-        strokes = driver.execute_script(
-            "return Array.from(document.querySelectorAll('.HighPlot__container path.Line'))"
-            ".map(e => getComputedStyle(e).stroke).filter(s => s.startsWith('rgb('))"
-        )
-        assert len(strokes) == 2 and len(set(strokes)) == 2, strokes  # one line a run
         table = driver.find_element(By.CSS_SELECTOR, ".Table").text
-        assert '"cls"' in table and '"mean"' in table
+        assert '"cls_pooler"' in table and '"mean_pooler"' in table, table[:500]
         for metrics in (tmp_path / "sweep").glob("*/metrics.json"):  # each run's test AUC
             auc = json.loads(metrics.read_text())["metrics"]["test/auc_macro"]
             assert str(round(auc, 8)) in table, (auc, SCREENSHOT)
@@ -216,3 +203,49 @@ def group_colours(driver) -> list[str]:
         "return Array.from(document.querySelectorAll('.Table__group.colorIndicator'))"
         ".map(e => e.style.getPropertyValue('--color-indicator')).filter(c => c)"
     )
+
+
+# -- the view of a user's sweep -------------------------------------------------------------
+def test_a_sweep_is_found_by_its_relative_or_absolute_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from src.tracking.logger import override_values, sweep_id
+    from src.tracking.views import metric_spec, sweep_view, swept_keys
+
+    monkeypatch.chdir(tmp_path)
+    sweep = tmp_path / "logs" / "train" / "multiruns" / "t"
+    sweep.mkdir(parents=True)
+    (sweep / "multirun.yaml").write_text(
+        "hydra:\n  overrides:\n    task:\n    - model=cls_pooler,mean_pooler\n"
+        "    - seed=1,2\n    - data.max_length=64\n"
+        "data:\n  primary_metric: test/auc_macro\n"
+    )
+    assert sweep_id("logs/train/multiruns/t") == sweep_id(sweep) == "logs/train/multiruns/t"
+    assert sweep_id("/elsewhere/s") == "/elsewhere/s"
+    assert swept_keys(["model=a,b", "seed=1,2", "x=1", "y=[1,2]"]) == ["model", "seed"]
+    assert metric_spec("test/tuned/f1_macro") == {
+        "name": "f1_macro",
+        "context": {"subset": "test", "checkpoint": "best", "thresholds": "tuned"},
+    }
+    assert override_values(["seed=1", "paths.log_dir=x", "+a.b=2"]) == {"seed": "1", "a.b": "2"}
+    for given in ("logs/train/multiruns/t", str(sweep)):
+        spec = sweep_view(given, extra_metrics=["test/f1_macro"])
+        assert spec.query == 'run.sweep == "logs/train/multiruns/t"'
+        assert spec.params == ["swept.model", "swept.seed"]
+        assert spec.group_by == ["run.swept.model"]  # the first swept value but the seed
+        assert [m["name"] for m in spec.metrics] == ["auc_macro", "f1_macro"]
+    with pytest.raises(TextlabError, match="multirun.yaml not found"):
+        sweep_view(tmp_path)
+
+
+def test_command_saves_the_view_of_a_sweep(tmp_path: Path) -> None:
+    sweep = tmp_path / "sweep"
+    sweep.mkdir()
+    (sweep / "multirun.yaml").write_text(
+        "hydra:\n  overrides:\n    task:\n    - seed=1,2,3\n"
+        "data:\n  primary_metric: test/auc_macro\n"
+    )
+    ensure_aim_repo(tmp_path)
+    done = run_module("src.aim_view", f"repo={tmp_path}", f"sweep={sweep}")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert f'saved the Aim view "sweep {sweep.resolve()}"' in done.stdout

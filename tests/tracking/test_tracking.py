@@ -282,10 +282,27 @@ def test_sweep_runs_are_named_indexed_and_compared(tmp_path: Path) -> None:
         assert noise not in console, noise
     assert f"python -m src.eval ckpt_path={sweep}/0" in result.stdout
     assert f"python -m src.serve export_dir={sweep}/1/export/onnx" in result.stdout
-    assert result.stdout.rstrip().endswith(f"python -m src.compare sweep={sweep}")
-    runs = sorted(Repo(str(tmp_path / "aim")).iter_runs(), key=lambda run: run.name)
+    assert f"compare the runs: python -m src.compare sweep={sweep}" in result.stdout
+    # the sweep's own Aim view is saved at its end, and its address printed
+    assert "see them in Aim: http://127.0.0.1:43800/params/" in result.stdout
+    repo = Repo(str(tmp_path / "aim"))
+    runs = sorted(repo.iter_runs(), key=lambda run: run.name)
     assert [run.name.rsplit(" ", 1)[-1] for run in runs] == ["seed=1", "seed=2"]
-    assert {run["sweep"] for run in runs} == {str(sweep)}
+    assert {run["sweep"] for run in runs} == {str(sweep.resolve())}
+    for run, seed in zip(runs, "12", strict=True):
+        assert run["swept"]["seed"] == seed
+        assert {f"sweep:{sweep.resolve()}", f"seed={seed}"} <= set(run.props.tags)
+    # the view's query selects exactly the sweep's runs
+    from src.tracking.views import sweep_view
+
+    spec = sweep_view(sweep)
+    assert spec.params == ["swept.seed"] and spec.group_by == ["run.swept.seed"]
+    assert spec.metrics[0] == {
+        "name": "auc_macro",
+        "context": {"subset": "test", "checkpoint": "best"},
+    }
+    selected = {r.run.hash for r in repo.query_runs(spec.query, report_mode=0).iter_runs()}
+    assert selected == {run.hash for run in runs}
     hashes = {
         json.loads((sweep / job / "metrics.json").read_text())["aim_run_hash"] for job in "01"
     }
