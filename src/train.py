@@ -60,11 +60,12 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         metrics: dict[str, Any] = {}
         best = best_checkpoint(trainer)
         scored = "best" if best else "final"  # the checkpoint's own Aim context, not an epoch
-        if cfg.get("test", True):
-            with scoring(run.loggers, scored):
-                for stage in (trainer.validate, trainer.test):
-                    result = stage(model, datamodule=datamodule, ckpt_path=best, weights_only=True)
-                    metrics.update(result[0] if result else {})
+        # the best checkpoint on validation, then (unless test=false: selection runs) on test
+        stages = (trainer.validate, trainer.test) if cfg.get("test", True) else (trainer.validate,)
+        with scoring(run.loggers, scored):
+            for stage in stages:
+                result = stage(model, datamodule=datamodule, ckpt_path=best, weights_only=True)
+                metrics.update(result[0] if result else {})
         metrics.update(callback_metrics(trainer))  # base-vs-tuned: base/, improvement/
         summary = run.finish(
             {k: v for k, v in metrics.items() if "/" in k},
