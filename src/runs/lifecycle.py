@@ -23,7 +23,7 @@ import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -62,6 +62,8 @@ class Run:
         self.writer = pin_node_rank(cfg) == 0
         self.loggers: list[Any] = []
         self.info: dict[str, Any] = {}
+        #: wall seconds by phase (``phase``), written into metrics.json
+        self.phases: dict[str, float] = {}
         try:
             check_config(cfg)
             if cfg.get("trainer") is not None:
@@ -93,6 +95,16 @@ class Run:
             record_result(self.cfg, error=cause_chain_error(error) or error)
         with contextlib.suppress(AttributeError):  # some built-in exceptions take no attributes
             setattr(error, RECORDED, True)
+
+    @contextlib.contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        """Time what runs inside as the phase ``name`` (added up when entered again)."""
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            elapsed = time.perf_counter() - started
+            self.phases[name] = round(self.phases.get(name, 0.0) + elapsed, 2)
 
     def record_start(
         self, data_files: list[Path], loggers: bool = True, aim_run: str | None = None
@@ -126,6 +138,7 @@ class Run:
         if not self.writer:  # DDP: rank 0 records the run
             return {**summary, "rank": rank_zero_only.rank}
         summary["wall_time_s"] = round(time.time() - self.started, 1)
+        summary["phases_s"] = dict(self.phases)
         summary["aim_run_hash"] = aim_run_hash(self.loggers)
         write_json(self.dir / METRICS_FILE, summary)
         record_result(self.cfg, summary)
@@ -134,9 +147,10 @@ class Run:
     def add_metrics(self, summary: dict[str, Any], metrics: dict[str, Any]) -> dict[str, Any]:
         """``summary`` (what ``finish`` returned) with more scores, found after it (the
         analyses'): metrics.json is written again; the results row stays as it was."""
-        if not metrics:
-            return summary
         summary = {**summary, "metrics": {**summary["metrics"], **scalar_metrics(metrics)}}
+        if "phases_s" in summary:  # phases timed after finish (the analyses)
+            summary["phases_s"] = dict(self.phases)
+            summary["wall_time_s"] = round(time.time() - self.started, 1)
         if self.writer:
             write_json(self.dir / METRICS_FILE, summary)
         return summary

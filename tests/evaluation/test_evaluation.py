@@ -244,3 +244,15 @@ def test_analysis_is_logged_to_aim(trained_run: Path) -> None:
 def test_eval_config_composes(make_cfg) -> None:
     cfg = make_cfg("ckpt_path=/runs/x/checkpoints/best.ckpt", name="eval")
     assert (cfg.thresholds, cfg.split, cfg.task_name) == ("tuned", "test", "eval")
+
+
+def test_metrics_json_says_where_the_time_went(trained_run: Path) -> None:
+    """Per-phase wall times, the analyses included, within the run's wall time."""
+    from src.train import format_summary
+
+    summary = json.loads((trained_run / "metrics.json").read_text())
+    phases = summary["phases_s"]
+    assert set(phases) == {"data", "fit", "evaluate", "analyses"}
+    assert all(seconds >= 0 for seconds in phases.values())
+    assert sum(phases.values()) <= summary["wall_time_s"] + 0.5
+    assert "(data " in format_summary(summary, str(trained_run)).split("wall time:")[1]
