@@ -6,6 +6,8 @@ under Bookmarks, or at the address printed.
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
@@ -23,7 +25,7 @@ def main(cfg: DictConfig) -> None:
             cfg.name,
             cfg.query or "",
             list(cfg.params),
-            OmegaConf.to_container(cfg.metrics, resolve=True),
+            cast(list[Any], OmegaConf.to_container(cfg.metrics, resolve=True)),
             list(cfg.group_by),
             cfg.description,
         )

@@ -49,6 +49,11 @@ TRACEBACK_FILE = "traceback.txt"
 RECORDED = "_textlab_failure_recorded"
 
 
+def global_rank() -> int:
+    """This process's DDP rank (0 outside DDP), as Lightning sets it on ``rank_zero_only``."""
+    return rank_zero_only.rank  # type: ignore[attr-defined]  # set at import, not in its stubs
+
+
 class Run:
     """A job's run folder: ``with Run(cfg) as run: ... return run.finish(metrics)``.
 
@@ -59,7 +64,7 @@ class Run:
         self.cfg = cfg
         self.dir = Path(output_dir or cfg.paths.output_dir)
         self.started = time.time()
-        self.writer = rank_zero_only.rank == 0
+        self.writer = global_rank() == 0
         self.loggers: list[Any] = []
         self.info: dict[str, Any] = {}
         try:
@@ -124,7 +129,7 @@ class Run:
         open for what comes after (the analyses) and close when the ``with`` block ends."""
         summary = {"status": "success", "metrics": scalar_metrics(metrics), **fields}
         if not self.writer:  # DDP: rank 0 records the run
-            return {**summary, "rank": rank_zero_only.rank}
+            return {**summary, "rank": global_rank()}
         summary["wall_time_s"] = round(time.time() - self.started, 1)
         summary["aim_run_hash"] = aim_run_hash(self.loggers)
         write_json(self.dir / METRICS_FILE, summary)
@@ -267,7 +272,7 @@ def run_job(
             return job(cfg)
         except BaseException as error:
             recorded = getattr(error, RECORDED, False) or isinstance(error, SystemExit)
-            if rank_zero_only.rank == 0 and not recorded:  # it failed before its Run began
+            if global_rank() == 0 and not recorded:  # it failed before its Run began
                 record_failure(output_dir, error)
                 record_result(cfg, error=cause_chain_error(error) or error)
             if in_sweep() and isinstance(error, Exception):
