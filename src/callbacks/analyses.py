@@ -22,7 +22,6 @@ import torch.distributed as dist
 from omegaconf import OmegaConf
 
 from src.callbacks.training import MetricHistory
-from src.models.module import EncoderModule
 from src.config import Rule, ThresholdsSchema, at_least, store_schema, validated
 from src.evaluation.analyses import (
     PLOTS_DIR,
@@ -34,6 +33,7 @@ from src.evaluation.analyses import (
 )
 from src.evaluation.predictions import SplitPredictions, save_predictions, stack_predictions
 from src.evaluation.thresholds import ThresholdTuning
+from src.models.module import EncoderModule
 from src.tasks.base import Task
 from src.tasks.multiclass.task import MulticlassTask
 from src.tasks.multilabel.task import MultilabelTask

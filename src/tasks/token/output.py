@@ -28,7 +28,9 @@ class TokenPrediction(StrictModel):
 
 
 # -- token spans --------------------------------------------------------------------------------
-def _span(text: str, words: list[tuple[str, int, int]], label: str, scores: list[float]) -> dict[str, Any]:
+def _span(
+    text: str, words: list[tuple[str, int, int]], label: str, scores: list[float]
+) -> dict[str, Any]:
     start, end = words[0][1], words[-1][2]
     return {
         "text": text[start:end],
