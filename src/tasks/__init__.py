@@ -8,9 +8,9 @@ from typing import Any
 
 #: task name -> "module:class"
 TASKS = {
-    "multilabel": "src.tasks.multilabel:MultilabelTask",
-    "multiclass": "src.tasks.multiclass:MulticlassTask",
-    "token": "src.tasks.token:TokenTask",
+    "multilabel": "src.tasks.multilabel.task:MultilabelTask",
+    "multiclass": "src.tasks.multiclass.task:MulticlassTask",
+    "token": "src.tasks.token.task:TokenTask",
 }
 
 
