@@ -135,7 +135,8 @@ def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     if args.one:
         settings = BenchSettings(**json.loads(args.settings))
-        print(RESULT_PREFIX + json.dumps(run_one(*args.one, settings)), flush=True)
+        case, config = args.one
+        print(RESULT_PREFIX + json.dumps(run_one(case, config, settings)), flush=True)
         return
     settings = settings_from_args(args, BenchSettings)
     report = run_all(settings, Path(args.out))

@@ -59,7 +59,7 @@ def add_settings_flags(parser: argparse.ArgumentParser, settings_class: type) ->
     """One ``--flag-name`` per field of a settings dataclass, typed by its default."""
     for field in fields(settings_class):
         flag = "--" + field.name.replace("_", "-")
-        kind = type(field.default)
+        kind: Callable[[str], Any] = type(field.default)
         if kind is bool:  # bool("false") is True: parse the word
             kind = lambda text: str(text).lower() in {"1", "true", "yes"}  # noqa: E731
         parser.add_argument(flag, type=kind, default=field.default)

@@ -27,6 +27,7 @@ import shutil
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -148,15 +149,16 @@ def load_backends(
 
     hf = open_export_folder(onnx_dir.parent / "hf")
     onnx = open_export_folder(onnx_dir)
-    makers = {
+    makers: dict[str, Callable[[], Predictor]] = {
         PYTORCH_FP32: lambda: TorchPredictor.from_export(hf, "fp32", batch_size),
         PYTORCH_BF16: lambda: TorchPredictor.from_export(hf, "bf16", batch_size),
         ONNX_FP32: lambda: OnnxPredictor(onnx, "fp32", batch_size, threads=threads),
         ONNX_INT8: lambda: OnnxPredictor(onnx, "int8", batch_size, threads=threads),
-        ONNX_OPTIMIZED: lambda: OnnxPredictor(
-            open_export_folder(optimized_dir, verify=False), "fp32", batch_size, threads=threads
-        ),
     }
+    if optimized_dir is not None:  # made when ONNX_OPTIMIZED is asked for
+        makers[ONNX_OPTIMIZED] = lambda: OnnxPredictor(
+            open_export_folder(optimized_dir, verify=False), "fp32", batch_size, threads=threads
+        )
     return {name: makers[name]() for name in BACKENDS if name in only}
 
 
@@ -211,7 +213,8 @@ def measure(settings: InferenceSettings, only: list[str] | None = None) -> dict[
     run_dir = Path(settings.run) if settings.run else build_run(settings)
     onnx_dir, _ = ensure_exports(run_dir)
     only = list(only or BACKENDS)
-    optimized_dir, fused = None, {}
+    optimized_dir: Path | None = None
+    fused: dict[str, int] = {}
     if ONNX_OPTIMIZED in only:
         optimized_dir, fused = optimized_copy(onnx_dir, Path(settings.work_dir))
     predictors = load_backends(onnx_dir, optimized_dir, settings.threads, settings.batch_size, only)
@@ -237,12 +240,11 @@ def measure(settings: InferenceSettings, only: list[str] | None = None) -> dict[
     reference = probabilities(predictors[PYTORCH_FP32]) if PYTORCH_FP32 in predictors else None
     drift: dict[str, float | None] = {}
     for name, predictor in predictors.items():
-        got = probabilities(predictor) if reference is not None else None
-        drift[name] = (
-            None
-            if got is None
-            else float(max(np.abs(p - e).max() for p, e in zip(got, reference, strict=True)))
-        )
+        if reference is None:
+            drift[name] = None
+            continue
+        got = probabilities(predictor)
+        drift[name] = float(max(np.abs(p - e).max() for p, e in zip(got, reference, strict=True)))
 
     load_before = os.getloadavg()[0]
     rounds: dict[str, list[float]] = {name: [] for name in predictors}
@@ -262,7 +264,7 @@ def measure(settings: InferenceSettings, only: list[str] | None = None) -> dict[
     scored = quality(predictors, run_dir, settings.quality_rows) if settings.quality_rows else None
 
     base = max(rounds[PYTORCH_FP32]) if PYTORCH_FP32 in rounds else None
-    results = {
+    results: dict[str, dict[str, Any]] = {
         name: {
             "samples_per_s": max(rounds[name]),
             "rounds": [round(r, 2) for r in rounds[name]],

@@ -41,6 +41,7 @@ from benchmarks.common import (
 )
 from benchmarks.report import machine
 from benchmarks.training import bare_loop, first_batches, lightning_loop, model_and_data, pad_to
+from src.models.module import EncoderModule
 
 #: dense (no sparsity) bf16 tensor-core peaks from NVIDIA's data sheets, TFLOP/s; matched
 #: against torch.cuda.get_device_name() in this order
@@ -77,7 +78,7 @@ class MfuSettings:
     work_dir: str = str(ROOT / ".cache" / "bench")
 
 
-def training_step_flops(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> int:
+def training_step_flops(model: EncoderModule, batch: dict[str, torch.Tensor]) -> int:
     """FLOPs of one forward + backward pass on ``batch``, counted in fp32 on the CPU on its
     first row and multiplied by its rows: every operation the counter sees (matmuls,
     attention) grows linearly with the rows, and a whole bert-base 64x256 batch would be a
@@ -91,7 +92,7 @@ def training_step_flops(model: torch.nn.Module, batch: dict[str, torch.Tensor]) 
     return int(counter.get_total_flops()) * rows
 
 
-def analytic_step_flops(model: torch.nn.Module, batch_size: int, width: int) -> int:
+def analytic_step_flops(model: EncoderModule, batch_size: int, width: int) -> int:
     """The textbook count to check the counter against: forward + backward cost 6 FLOPs per
     weight of the encoder layers per token, plus 12·layers·hidden·width² per sequence for the
     attention products; the head runs once per sequence; BERT's own pooler runs forward only

@@ -61,6 +61,7 @@ def start_server(
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         if server.poll() is not None:
+            assert server.stderr is not None  # stderr=PIPE
             raise SystemExit(f"server failed: {server.stderr.read().decode()[-2000:]}")
         try:
             health = httpx.get(f"{url}/health", timeout=2)

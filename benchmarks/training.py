@@ -8,13 +8,13 @@ thread count. Warm-up steps run first and are not timed.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, cast
 
 import lightning.pytorch as L
 import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback, LearningRateMonitor, TQDMProgressBar
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset
 
 from benchmarks.common import BenchSettings, compose_train_config, use_threads
 from src.config import build, build_datamodule, instantiate_group
@@ -57,9 +57,10 @@ def bare_loop(
     device = torch.device(device)
     model.to(device).train()
     batches = [{k: v.to(device) for k, v in b.items()} for b in batches]
-    extra = {"fused": True} if fused else {}
     optimizer = torch.optim.AdamW(
-        decay_groups(model, cfg.model.weight_decay), lr=cfg.model.optimizer.lr, **extra
+        decay_groups(model, cfg.model.weight_decay),
+        lr=cfg.model.optimizer.lr,
+        fused=True if fused else None,  # None: torch's default
     )
     scheduler = linear_warmup_decay(optimizer, len(batches))
     clip = cfg.trainer.gradient_clip_val
@@ -129,7 +130,9 @@ def lightning_loop(
         enable_progress_bar=False,
         enable_model_summary=False,
     )
-    trainer.fit(model, train_dataloaders=DataLoader(batches, batch_size=None))
+    # a list is a map-style dataset (indexable, sized), which torch's annotation leaves out
+    dataset = cast(Dataset[dict[str, torch.Tensor]], batches)
+    trainer.fit(model, train_dataloaders=DataLoader(dataset, batch_size=None))
     for lg in loggers:
         getattr(lg, "close", lg.finalize)("success")
     return timer.end - timer.start, timer.device

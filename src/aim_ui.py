@@ -19,7 +19,12 @@ from src.tracking.ui import start_aim_ui, stop_aim_ui, wait_until_up
 def main(cfg: DictConfig) -> None:
     with report_user_errors():
         process = start_aim_ui(cfg.repo, cfg.host, cfg.port)
-        signal.signal(signal.SIGTERM, lambda *_: stop_aim_ui(process) or sys.exit(0))
+
+        def stop_and_exit(*_: object) -> None:
+            stop_aim_ui(process)
+            sys.exit(0)
+
+        signal.signal(signal.SIGTERM, stop_and_exit)
         try:
             wait_until_up(f"http://{cfg.host}:{cfg.port}/")
             print(f"Aim UI: http://{cfg.host}:{cfg.port}/  (Ctrl-C stops it)", flush=True)

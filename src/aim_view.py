@@ -8,6 +8,8 @@ address printed.
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
@@ -19,7 +21,7 @@ from src.tracking.views import save_params_view, sweep_view
 @hydra.main(version_base="1.3", config_path="../conf", config_name="aim_view")
 def main(cfg: DictConfig) -> None:
     with report_user_errors():
-        metrics = OmegaConf.to_container(cfg.metrics, resolve=True)
+        metrics: list[Any] = cast(list[Any], OmegaConf.to_container(cfg.metrics, resolve=True))
         if cfg.get("sweep"):
             spec = sweep_view(cfg.sweep, extra_metrics=list(cfg.sweep_metrics))
             name, query, params = spec.name, spec.query, spec.params

@@ -75,7 +75,8 @@ def write_predictions(run_dir: Path, task: Task, predictions: dict[str, Any]) ->
     if task.output == TOKENS:
         return write_json(run_dir / PREDICTIONS_JSON, predictions)
     path = run_dir / PREDICTIONS_NPZ
-    np.savez_compressed(path, **{split: np.asarray(p) for split, p in predictions.items()})
+    arrays = {split: np.asarray(p) for split, p in predictions.items()}
+    np.savez_compressed(path, allow_pickle=True, **arrays)  # numpy's default, named
     return path
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, is_dataclass
-from typing import Any, ClassVar, get_args, get_type_hints
+from typing import Any, ClassVar, cast, get_args, get_type_hints
 
 import hydra
 from hydra.core.config_store import ConfigStore
@@ -53,8 +53,14 @@ def instantiate_group(group: DictConfig | None) -> list[Any]:
 
 def build_datamodule(node: DictConfig, **kwargs: Any) -> Any:
     """A DataModule from a data config, leaving out the keys that describe the task."""
-    args = OmegaConf.to_container(node, resolve=True)
+    args = resolved_dict(node)
     return build({k: v for k, v in args.items() if k not in DATA_DESCRIPTION_KEYS}, **kwargs)
+
+
+def resolved_dict(node: DictConfig) -> dict[str, Any]:
+    """A DictConfig as a plain, resolved ``dict``, typed as one (``to_container`` is typed for
+    any node)."""
+    return cast(dict[str, Any], OmegaConf.to_container(node, resolve=True))
 
 
 def plain_dict(value: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -63,7 +69,7 @@ def plain_dict(value: Mapping[str, Any] | None) -> dict[str, Any] | None:
     if value is None:
         return None
     if isinstance(value, DictConfig):
-        return OmegaConf.to_container(value, resolve=True)
+        return resolved_dict(value)
     return dict(value)
 
 
@@ -279,7 +285,12 @@ def _subset(node: Any, schema: type) -> dict[str, Any]:
             continue
         value = node[item.name]
         nested = next(
-            (t for t in get_args(hints[item.name]) or (hints[item.name],) if is_dataclass(t)), None
+            (
+                t
+                for t in get_args(hints[item.name]) or (hints[item.name],)
+                if isinstance(t, type) and is_dataclass(t)
+            ),
+            None,
         )
         if nested is not None and isinstance(value, DictConfig):
             value = _subset(value, nested)

@@ -67,6 +67,8 @@ def evaluate_checkpoint(
     tuned = read_thresholds(run.run_dir, label_names) if fixed is None else None
     threshold = default if fixed is None else fixed
     predictions = predict_split(model, loader, accelerator, precision)
+    if predictions is None:
+        raise TextlabError(f"the {split} split has no labelled rows to score ({ckpt_path})")
     report.update(
         rows=len(predictions.targets),
         thresholds=tuned if tuned is not None else dict.fromkeys(label_names, fixed),

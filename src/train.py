@@ -94,7 +94,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 def callback_metrics(trainer: L.Trainer) -> dict[str, float]:
     """The scores the callbacks add to the run's metrics (their ``run_metrics``)."""
     found: dict[str, float] = {}
-    for callback in trainer.callbacks:
+    # Trainer.callbacks is set at run time; Lightning's stubs lack it
+    for callback in trainer.callbacks:  # type: ignore[attr-defined]
         found.update(getattr(callback, "run_metrics", {}))
     return found
 

@@ -66,11 +66,12 @@ def hashed_requirements(
         version = versions[normalize(name)]
         hashes = " ".join(f"--hash={h}" for h in locked_hashes(lock, name, version))
         lines.append(f"{name}=={version} {hashes}")
-    deps = sorted(set(report or {}) - {normalize(name) for name in group})
+    resolved = report or {}
+    deps = sorted(set(resolved) - {normalize(name) for name in group})
     if deps:
         lines.append("# their dependencies that pip resolved, pinned and hashed from poetry.lock")
     for name in deps:
-        version = report[name]
+        version = resolved[name]
         if versions.get(name) != version:
             raise SystemExit(
                 f"pip resolved {name}=={version}; poetry.lock holds {versions.get(name)}"

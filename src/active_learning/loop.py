@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import lightning.pytorch as L
 import numpy as np
 from omegaconf import DictConfig
 from torch.utils.data import DataLoader
@@ -33,11 +32,17 @@ from src.active_learning.model import (
 )
 from src.active_learning.rounds import AimRounds
 from src.active_learning.settings import ActiveSettings, build_strategy
-from src.active_learning.strategies import MC_PROBS, NOTHING, PoolView, Strategy
+from src.active_learning.strategies import (
+    MC_PROBS,
+    NOTHING,
+    MonteCarloSettings,
+    PoolView,
+    Strategy,
+)
 from src.config import ThresholdsSchema, build, build_datamodule, validated
 from src.data.batching import TokenizedDataset
 from src.errors import TextlabError
-from src.models.module import set_prior_bias
+from src.models.module import EncoderModule, set_prior_bias
 from src.runs.lifecycle import Run
 from src.tasks.multilabel.task import MultilabelTask
 
@@ -148,7 +153,7 @@ def _prepare(
     return experiment, datamodule
 
 
-def _query(exp: Experiment, model: L.LightningModule, pool: Pool, rng) -> np.ndarray:
+def _query(exp: Experiment, model: EncoderModule, pool: Pool, rng) -> np.ndarray:
     """Pool positions of the next ``query_size`` rows to label."""
     candidates = pool.unlabelled()
     labelled_targets = exp.train_split.labels[exp.pool_rows[pool.labelled]]
@@ -158,6 +163,7 @@ def _query(exp: Experiment, model: L.LightningModule, pool: Pool, rng) -> np.nda
         rows = subset(exp.train_split, exp.pool_rows[candidates])
         data = loader(rows, exp.settings.predict_batch_size, exp.pad_token_id)
         if strategy.needs == MC_PROBS:
+            assert isinstance(strategy, MonteCarloSettings), f"{strategy.name} sets no mc_passes"
             view.mc_probs = mc_dropout_probs(
                 model,
                 data,

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 import lightning.pytorch as L
 import numpy as np
@@ -28,6 +28,7 @@ from src.config import build
 from src.data.batching import PaddingCollator, TokenizedDataset
 from src.evaluation.predictions import SplitPredictions, evaluate_predictions, inference_trainer
 from src.evaluation.thresholds import tune_thresholds
+from src.models.module import EncoderModule
 
 Weights = dict[str, torch.Tensor]
 HEAD_PREFIX = "head."
@@ -60,7 +61,7 @@ def loader(
 # -- build and fit ---------------------------------------------------------------------------------
 def build_round_model(
     cfg: DictConfig, label_names: list[str], settings: ActiveSettings, previous: Weights | None
-) -> L.LightningModule:
+) -> EncoderModule:
     """A fresh model from the config (pretrained encoder, new head), then, from the previous
     round: all weights (warm start) or all but the head (cold start, ``cold_reset=head``)."""
     model = build(cfg.model, label_names=label_names)
@@ -115,14 +116,14 @@ def predictor(accelerator: str, precision: str) -> L.Trainer:
 
 
 def predict_splits(
-    model: L.LightningModule, loaders: list[DataLoader], accelerator: str, precision: str
+    model: EncoderModule, loaders: list[DataLoader], accelerator: str, precision: str
 ) -> list[SplitPredictions]:
     """Each loader's float32 logits, targets and probabilities (model in eval mode)."""
     outputs = predictor(accelerator, precision).predict(model, dataloaders=loaders)
-    if len(loaders) == 1:
-        outputs = [outputs]
+    # Lightning returns one list of predict_step outputs per loader, or one list for one loader
+    per_loader = cast(list[list[dict[str, Any]]], [outputs] if len(loaders) == 1 else outputs)
     predictions = []
-    for batches in outputs:
+    for batches in per_loader:
         logits = torch.cat([b["logits"] for b in batches]).float().cpu()
         targets = torch.cat([b["labels"] for b in batches]).cpu()
         probs = model.task.probabilities(logits)
@@ -131,7 +132,7 @@ def predict_splits(
 
 
 def eval_probs(
-    model: L.LightningModule, data: DataLoader, precision: str, accelerator: str
+    model: EncoderModule, data: DataLoader, precision: str, accelerator: str
 ) -> np.ndarray:
     """``[N, L]`` probabilities with dropout off (model in eval mode)."""
     return predict_splits(model, [data], accelerator, precision)[0].probs
@@ -146,7 +147,7 @@ class MCDropoutPasses(L.LightningModule):
     pooled vector kept by a hook) and each pass runs only the head, with its dropout on.
     """
 
-    def __init__(self, model: L.LightningModule, passes: int, scope: str) -> None:
+    def __init__(self, model: EncoderModule, passes: int, scope: str) -> None:
         super().__init__()
         self.model = model
         self.passes = passes
@@ -179,7 +180,7 @@ class MCDropoutPasses(L.LightningModule):
 
 
 def mc_dropout_probs(
-    model: L.LightningModule,
+    model: EncoderModule,
     data: DataLoader,
     passes: int,
     scope: str,
@@ -190,11 +191,12 @@ def mc_dropout_probs(
     :class:`MCDropoutPasses`)."""
     sampler = MCDropoutPasses(model, passes, scope)
     batches = predictor(accelerator, precision).predict(sampler, dataloaders=data)
-    return torch.cat([b.cpu() for b in batches], dim=1).numpy()
+    passes_per_batch = cast(list[torch.Tensor], batches)  # one loader: one output per batch
+    return torch.cat([b.cpu() for b in passes_per_batch], dim=1).numpy()
 
 
 def evaluate_round(
-    model: L.LightningModule,
+    model: EncoderModule,
     val: DataLoader,
     test: DataLoader,
     label_names: list[str],

@@ -58,7 +58,9 @@ FIRST_COLUMNS = ("round", "num_labelled", "strategy", "seed")
 def capture_rng(query_rng: np.random.Generator) -> dict[str, Any]:
     """The global generators' states and the query generator's, as plain JSON values."""
     version, internal, gauss = random.getstate()
-    _, key, pos, has_gauss, cached = np.random.get_state(legacy=True)
+    legacy_state = np.random.get_state(legacy=True)
+    assert isinstance(legacy_state, tuple)  # a dict only for a non-MT19937 global generator
+    _, key, pos, has_gauss, cached = legacy_state
     return {
         "python": {"version": version, "state": list(internal), "gauss": gauss},
         "numpy": {

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 from scipy.special import xlogy
@@ -73,6 +73,15 @@ class Strategy(ABC):
             raise ValueError(f"{self.name}: {scores.shape} scores for {pool.size} candidates")
         order = np.lexsort((rng.random(pool.size), -scores))  # by score, then a random key
         return order[:k]
+
+
+@runtime_checkable
+class MonteCarloSettings(Protocol):
+    """What a strategy that ``needs`` ``MC_PROBS`` sets (as :class:`BALD` does): how many
+    dropout passes the loop runs and where dropout is on."""
+
+    mc_passes: int
+    dropout_scope: str
 
 
 # -- random and uncertainty sampling ---------------------------------------------------------------

@@ -208,7 +208,7 @@ class FrozenFeatures:
     def missing_words(features: np.ndarray) -> np.ndarray:
         """Words without a sub-token (cut off by max_length, or empty after tokenisation):
         their vector is all zeros."""
-        return ~features.any(axis=1)
+        return np.logical_not(features.any(axis=1))
 
 
 def frozen_pooling(value: Any) -> str:

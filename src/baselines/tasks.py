@@ -15,6 +15,7 @@ from src.tasks.multiclass.metrics import class_ids, multiclass_scores
 from src.tasks.multilabel.metrics import multilabel_scores
 from src.tasks.output import DEFAULT_THRESHOLD
 from src.tasks.token.metrics import token_scores
+from src.tasks.token.task import TokenTask
 
 if TYPE_CHECKING:
     from src.data.module import RawSplit
@@ -94,7 +95,8 @@ class MultilabelBaseline(TaskBaseline):
 
     def scores(self, predictions: np.ndarray, split: RawSplit) -> dict[str, float]:
         """AUC and F1 at 0.5, as the neural runs' validation and test scores."""
-        return multilabel_scores(predictions, split.labels, split.label_names, DEFAULT_THRESHOLD)
+        labels = np.asarray(split.labels)  # the [N, L] label matrix
+        return multilabel_scores(predictions, labels, split.label_names, DEFAULT_THRESHOLD)
 
     def score(
         self,
@@ -142,7 +144,7 @@ class MulticlassBaseline(TaskBaseline):
     def scores(self, predictions: np.ndarray, split: RawSplit) -> dict[str, float]:
         """Accuracy and F1 of the arg-max class."""
         return multiclass_scores(
-            np.asarray(predictions), class_ids(split.labels), split.label_names
+            np.asarray(predictions), class_ids(np.asarray(split.labels)), split.label_names
         )
 
 
@@ -173,6 +175,9 @@ class TokenBaseline(TaskBaseline):
 
     def scores(self, predictions: list[list[str]], split: RawSplit) -> dict[str, float]:
         """Word (binary) or entity (BIO) scores of the predicted tags."""
+        assert isinstance(split.labels, list) and isinstance(
+            self.task, TokenTask
+        )  # by baseline_for
         return token_scores(split.labels, predictions, self.task.scheme)
 
 

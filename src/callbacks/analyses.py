@@ -33,6 +33,7 @@ from src.evaluation.analyses import (
 )
 from src.evaluation.predictions import SplitPredictions, save_predictions, stack_predictions
 from src.evaluation.thresholds import ThresholdTuning
+from src.models.module import EncoderModule
 from src.tasks.base import Task
 from src.tasks.multiclass.task import MulticlassTask
 from src.tasks.multilabel.task import MultilabelTask
@@ -69,7 +70,8 @@ def split_predictions(trainer: L.Trainer, task: Task) -> dict[str, SplitPredicti
     state = after_fit_state(trainer)
     if state.predictions is not None:
         return state.predictions
-    splits = getattr(trainer.datamodule, "predict_splits", None)
+    # Trainer.datamodule is set at run time; Lightning's stubs lack it
+    splits = getattr(trainer.datamodule, "predict_splits", None)  # type: ignore[attr-defined]
     outputs = trainer.predict_loop.predictions
     if not splits or not outputs:
         return None
@@ -107,9 +109,9 @@ class AfterFitAnalysis(L.Callback):
         return self.enabled and isinstance(task, self.tasks)
 
     def on_predict_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        task = getattr(pl_module, "task", None)
-        if not self.applies_to(task):
+        if not isinstance(pl_module, EncoderModule) or not self.applies_to(pl_module.task):
             return
+        task = pl_module.task
         predictions = split_predictions(trainer, task)  # every rank: it gathers under DDP
         if predictions is None or not trainer.is_global_zero:
             return

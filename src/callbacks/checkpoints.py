@@ -104,7 +104,9 @@ class RunCheckpoint(ModelCheckpoint):
         self.best_k_models = scores or {best: self.best_model_score}
         kth = carried.get(str(state_dict.get("kth_best_model_path")))
         self.kth_best_model_path = kth or best
-        self.kth_value = state_dict.get("kth_value") if kth else self.best_model_score
+        kth_value = state_dict.get("kth_value") if kth else self.best_model_score
+        assert kth_value is not None  # Lightning saves each best path together with its score
+        self.kth_value = kth_value
         log.info("resuming: best %s so far %s (%s)", self.monitor, self.best_model_score, best)
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:

@@ -66,7 +66,8 @@ class RunStatistics(L.Callback):
             return
         run_dir = Path(trainer.default_root_dir)
         summary = _read(run_dir / METRICS_FILE, json.loads) or {}
-        history = next((c for c in trainer.callbacks if isinstance(c, MetricHistory)), None)
+        # Trainer.callbacks is set at run time; Lightning's stubs lack it
+        history = next((c for c in trainer.callbacks if isinstance(c, MetricHistory)), None)  # type: ignore[attr-defined]
         results = merged_results(trainer)
         plots = {name: _relative(path, run_dir) for name, path in results.pop("plots").items()}
         payload = {

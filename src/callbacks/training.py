@@ -11,7 +11,7 @@ from typing import Any
 import lightning.pytorch as L
 import torch
 
-from src.models.module import set_prior_bias
+from src.models.module import EncoderModule, set_prior_bias
 from src.runs.results import BASE, IMPROVEMENT, headline_keys
 
 log = logging.getLogger(__name__)
@@ -34,13 +34,17 @@ class PriorBiasInit(L.Callback):
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if not self.enabled or trainer.ckpt_path:
             return
-        if getattr(pl_module, "output_layer", None) is None:
+        if (
+            not isinstance(pl_module, EncoderModule)
+            or getattr(pl_module, "output_layer", None) is None
+        ):
             log.info(
                 "prior bias: %s has no output layer over labels; left as it is",
                 type(pl_module).__name__,
             )
             return
-        dataset = getattr(trainer.datamodule, "train_dataset", None)
+        # Trainer.datamodule is set at run time; Lightning's stubs lack it
+        dataset = getattr(trainer.datamodule, "train_dataset", None)  # type: ignore[attr-defined]
         labels = getattr(dataset, "labels", None)
         if labels is None:  # fit on bare dataloaders: the training labels are unknown here
             log.info("prior bias: no DataModule with training labels; the bias is left at 0")
@@ -62,7 +66,8 @@ class BaseVsTuned(L.Callback):
         self.run_metrics: dict[str, float] = {}
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
-        if not self.enabled or stage != "fit" or trainer.datamodule is None:
+        # Trainer.datamodule is set at run time; Lightning's stubs lack it
+        if not self.enabled or stage != "fit" or trainer.datamodule is None:  # type: ignore[attr-defined]
             return
         device = trainer.strategy.root_device
         scorer = L.Trainer(
@@ -75,7 +80,8 @@ class BaseVsTuned(L.Callback):
             enable_progress_bar=False,
             enable_model_summary=False,
         )
-        datamodule = trainer.datamodule
+        # Trainer.datamodule is set at run time; Lightning's stubs lack it
+        datamodule = trainer.datamodule  # type: ignore[attr-defined]
         try:
             results = scorer.test(pl_module, datamodule=datamodule, verbose=False)[0]
         finally:  # the module and data belong to the training run again

@@ -158,7 +158,9 @@ def choose_backend(
     timed = [name for name in offered if name in measured]
     if timed:
         best = max(timed, key=measured.__getitem__)
-        figures = ", ".join(f"{n} {measured[n]:.0f}" for n in sorted(timed, key=measured.get)[::-1])
+        figures = ", ".join(
+            f"{n} {measured[n]:.0f}" for n in sorted(timed, key=measured.__getitem__)[::-1]
+        )
         return best, f"fastest measured here (texts/s: {figures}; {measured_file})"
     best = rule_order(offered)[0]
     if best == PYTORCH_BF16:

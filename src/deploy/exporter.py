@@ -20,7 +20,7 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -49,6 +49,9 @@ from src.runs.loading import LoadedRun, load_run, resolve_checkpoint
 from src.tasks.base import SEQUENCE, TOKENS
 from src.tasks.formats import output_format
 from src.tasks.output import DEFAULT, TUNED, OutputFormat
+
+if TYPE_CHECKING:
+    from src.models.module import EncoderModule
 
 INPUTS = ["input_ids", "attention_mask"]
 OUTPUTS = ["logits"]
@@ -93,7 +96,7 @@ def eager_attention(encoder: nn.Module) -> Iterator[None]:
         switch(before)
 
 
-def export_onnx(model: nn.Module, out_dir: Path, opset: int = 17) -> dict[str, str]:
+def export_onnx(model: EncoderModule, out_dir: Path, opset: int = 17) -> dict[str, str]:
     """Trace the model to ``out_dir/model.onnx``; returns the model files entry.
 
     The TorchScript exporter (``dynamo=False``): torch's default dynamo exporter needs
@@ -124,7 +127,7 @@ def export_onnx(model: nn.Module, out_dir: Path, opset: int = 17) -> dict[str, s
 
 
 # -- hf ---------------------------------------------------------------------------------------
-def save_hf(model: nn.Module, out_dir: Path, opset: int | None = None) -> dict[str, str]:
+def save_hf(model: EncoderModule, out_dir: Path, opset: int | None = None) -> dict[str, str]:
     """Write the encoder as an HF folder and every other weight (head, pooler) beside it;
     returns the model files entry (``opset`` is ONNX's, unused here)."""
     from safetensors.torch import save_file
@@ -134,7 +137,7 @@ def save_hf(model: nn.Module, out_dir: Path, opset: int | None = None) -> dict[s
     return {"encoder_config": "config.json", "encoder": "model.safetensors", "head": HEAD_FILE}
 
 
-WRITERS: dict[str, Callable[[nn.Module, Path, int], dict[str, str]]] = {
+WRITERS: dict[str, Callable[[EncoderModule, Path, int], dict[str, str]]] = {
     "onnx": export_onnx,
     "hf": save_hf,
 }
@@ -179,6 +182,8 @@ def quantization_cost(
     targets = np.asarray(targets)
     if folder.output.per_label_thresholds:
         from src.tasks.multilabel.metrics import multilabel_scores
+
+        assert thresholds is not None  # opening such a folder requires its thresholds.json
 
         for variant, p in probs.items():
             scores = multilabel_scores(p, targets, label_names, threshold=thresholds)

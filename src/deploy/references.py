@@ -84,12 +84,12 @@ def load_predictor(
         )
     else:
         why = "asked for"
-    folder = open_export_folder(offers[backend])
+    export = open_export_folder(offers[backend])
     if BACKENDS[backend] == "onnx":
-        predictor: Predictor = OnnxPredictor(folder, ONNX_VARIANTS[backend], batch_size, thresholds)
+        predictor: Predictor = OnnxPredictor(export, ONNX_VARIANTS[backend], batch_size, thresholds)
     else:
         from src.deploy.torch_predictors import TorchPredictor
 
-        predictor = TorchPredictor.from_export(folder, PRECISIONS[backend], batch_size, thresholds)
+        predictor = TorchPredictor.from_export(export, PRECISIONS[backend], batch_size, thresholds)
     predictor.choice = why
     return predictor

@@ -29,7 +29,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 from starlette.exceptions import HTTPException
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from src.deploy.backends import AUTO
 from src.deploy.predictors import Predictor, check_contexts, check_texts
@@ -98,7 +98,9 @@ class ErrorResponse(BaseModel):
     detail: str
 
 
-BAD_REQUEST = {code: {"model": ErrorResponse} for code in (400, 413, 415, 422)}
+BAD_REQUEST: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorResponse} for code in (400, 413, 415, 422)
+}
 
 
 # -- bad requests -----------------------------------------------------------------------------
@@ -151,7 +153,7 @@ class BodySizeLimit:
             "more_body": False,
         }
 
-        async def replay() -> dict[str, Any]:
+        async def replay() -> Message:
             nonlocal pending
             if pending is not None:
                 message, pending = pending, None
@@ -166,8 +168,9 @@ def _where(loc: tuple) -> str:
     return ".".join(parts) or "body"
 
 
-async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+async def validation_error(request: Request, exc: Exception) -> JSONResponse:
     """FastAPI's validation errors as one line: 415 not JSON, 400 malformed, 422 wrong shape."""
+    assert isinstance(exc, RequestValidationError)  # the class it is registered for
     errors = exc.errors()
     content_type = request.headers.get("content-type", "")
     if "json" not in content_type.lower():
@@ -181,8 +184,9 @@ async def validation_error(request: Request, exc: RequestValidationError) -> JSO
     return error(422, f'invalid request: {messages}; send {{"texts": ["...", ...]}}')
 
 
-async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+async def http_error(request: Request, exc: Exception) -> JSONResponse:
     """Starlette's own errors (405, 404, a body it cannot parse) as one printable line."""
+    assert isinstance(exc, HTTPException)  # the class it is registered for
     return error(exc.status_code, str(exc.detail))
 
 

@@ -274,8 +274,8 @@ def word_tags(
     encoded = tagger.encoder.word_encodings(word_lists, contexts)
     inputs = [ModelInput(ids, word_ids) for ids, word_ids in encoded]
     out = []
-    for given, probs in zip(inputs, tagger.probabilities_of(inputs), strict=True):
-        _, tags, scores = word_tags_from_probs(given.word_ids, probs, tagger.label_names)
+    for (_, word_ids), probs in zip(encoded, tagger.probabilities_of(inputs), strict=True):
+        _, tags, scores = word_tags_from_probs(word_ids, probs, tagger.label_names)
         out.append((tags, scores))
     return out
 

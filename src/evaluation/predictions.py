@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import lightning.pytorch as L
 import numpy as np
@@ -14,6 +14,9 @@ import torch
 
 from src.tasks.base import Task
 from src.tasks.multilabel.metrics import Threshold, scores_at_thresholds
+
+if TYPE_CHECKING:
+    from src.models.module import EncoderModule
 
 
 @dataclass
@@ -63,7 +66,7 @@ def inference_trainer(accelerator: str | None, precision: str | int | None) -> L
     return L.Trainer(
         accelerator="gpu" if on_gpu else "cpu",
         devices=1,
-        precision=precision,
+        precision=cast(Any, precision),  # a config's string: Lightning checks it
         logger=False,
         callbacks=[],
         enable_checkpointing=False,
@@ -73,11 +76,12 @@ def inference_trainer(accelerator: str | None, precision: str | int | None) -> L
 
 
 def predict_split(
-    model: L.LightningModule, dataloader: Any, accelerator: str | None, precision: Any
+    model: EncoderModule, dataloader: Any, accelerator: str | None, precision: Any
 ) -> SplitPredictions | None:
     """A model's predictions over one loader through Lightning's predict loop."""
     batches = inference_trainer(accelerator, precision).predict(model, dataloaders=dataloader)
-    return stack_predictions(batches or [], model.task)
+    # one loader: a flat list of predict_step outputs (None only without return_predictions)
+    return stack_predictions(cast(list[dict[str, Any]], batches or []), model.task)
 
 
 #: per-example predictions of a run's splits (``save_predictions``)
@@ -103,7 +107,7 @@ def save_predictions(
         arrays[f"{split}_probs"] = np.asarray(preds.probs, dtype=np.float32)
         arrays[f"{split}_targets"] = targets.astype(np.int8 if targets.ndim == 2 else np.int64)
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, **arrays)
+    np.savez_compressed(buffer, allow_pickle=True, **arrays)  # numpy's default, named
     return atomic_write_bytes(Path(run_dir) / PREDICTIONS_FILE, buffer.getvalue())
 
 

@@ -9,7 +9,7 @@ sub-token. What differs by task (loss, metrics, probabilities) comes from the ``
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import lightning.pytorch as L
 import numpy as np
@@ -24,6 +24,9 @@ from src.models.encoders import ENCODER_INPUTS, accepted_inputs, freeze_encoder,
 from src.models.poolers import build_pooler, check_layers, encoder_depth, scalar_mix
 from src.tasks.base import SEQUENCE, TOKENS, Task
 
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel
+
 NO_DECAY_NAMES = ("bias", "LayerNorm.weight", "layer_norm.weight", "norm.weight")
 
 
@@ -31,7 +34,8 @@ NO_DECAY_NAMES = ("bias", "LayerNorm.weight", "layer_norm.weight", "norm.weight"
 def decay_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     """Biases and LayerNorm weights get no weight decay (the standard BERT fine-tuning recipe);
     frozen parameters are left out."""
-    decay, no_decay = [], []
+    decay: list[nn.Parameter] = []
+    no_decay: list[nn.Parameter] = []
     for name, param in model.named_parameters():
         if not param.requires_grad:
             continue
@@ -127,10 +131,12 @@ class EncoderModule(L.LightningModule):
     output: str = SEQUENCE
     #: the ``model=`` option, for errors
     option: str = "model"
+    #: the layers after the encoder, which subclasses build
+    head: nn.Module
 
     def __init__(
         self,
-        encoder: nn.Module,
+        encoder: PreTrainedModel,
         task: Task,
         label_names: list[str],
         dropout: float = 0.1,
@@ -258,7 +264,7 @@ class PooledClassifier(EncoderModule):
 
     def __init__(
         self,
-        encoder: nn.Module,
+        encoder: PreTrainedModel,
         task: Task,
         label_names: list[str],
         pooling: str = "cls",
@@ -313,7 +319,7 @@ class TokenTagger(EncoderModule):
 
     def __init__(
         self,
-        encoder: nn.Module,
+        encoder: PreTrainedModel,
         task: Task,
         label_names: list[str],
         dropout: float = 0.1,
@@ -357,7 +363,7 @@ class TokenTagger(EncoderModule):
         return self.head(self.dropout(hidden))
 
 
-def set_prior_bias(module: L.LightningModule, train_labels: np.ndarray) -> np.ndarray:
+def set_prior_bias(module: EncoderModule, train_labels: np.ndarray) -> np.ndarray:
     """Set the output bias of a classifier to its task's priors of ``train_labels``."""
     bias = module.task.prior_logits(np.asarray(train_labels))
     output_layer = getattr(module, "output_layer", None)

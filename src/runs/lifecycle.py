@@ -49,6 +49,11 @@ TRACEBACK_FILE = "traceback.txt"
 RECORDED = "_textlab_failure_recorded"
 
 
+def global_rank() -> int:
+    """This process's DDP rank (0 outside DDP), as Lightning sets it on ``rank_zero_only``."""
+    return rank_zero_only.rank  # type: ignore[attr-defined]  # set at import, not in its stubs
+
+
 class Run:
     """A job's run folder: ``with Run(cfg) as run: ... return run.finish(metrics)``.
 
@@ -136,7 +141,7 @@ class Run:
         open for what comes after (the analyses) and close when the ``with`` block ends."""
         summary = {"status": "success", "metrics": scalar_metrics(metrics), **fields}
         if not self.writer:  # DDP: rank 0 records the run
-            return {**summary, "rank": rank_zero_only.rank}
+            return {**summary, "rank": global_rank()}
         summary["wall_time_s"] = round(time.time() - self.started, 1)
         summary["phases_s"] = dict(self.phases)
         summary["aim_run_hash"] = aim_run_hash(self.loggers)
@@ -278,8 +283,9 @@ def pin_node_rank(cfg: DictConfig) -> int:
     if node > 0 and "RANK" not in os.environ:
         devices = OmegaConf.select(cfg, "trainer.devices", default=1)
         per_node = devices if isinstance(devices, int) and devices > 0 else 1
-        rank_zero_only.rank = node * per_node + int(os.environ.get("LOCAL_RANK") or 0)
-    return rank_zero_only.rank
+        rank = node * per_node + int(os.environ.get("LOCAL_RANK") or 0)
+        rank_zero_only.rank = rank  # type: ignore[attr-defined]  # set at import, not in its stubs
+    return global_rank()
 
 
 def run_job(
@@ -294,7 +300,7 @@ def run_job(
             return job(cfg)
         except BaseException as error:
             recorded = getattr(error, RECORDED, False) or isinstance(error, SystemExit)
-            if rank_zero_only.rank == 0 and not recorded:  # it failed before its Run began
+            if global_rank() == 0 and not recorded:  # it failed before its Run began
                 record_failure(output_dir, error)
                 record_result(cfg, error=cause_chain_error(error) or error)
             if in_sweep() and isinstance(error, Exception):

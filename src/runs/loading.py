@@ -69,9 +69,11 @@ def _targets(node: Any, path: str = "") -> Iterator[tuple[str, Any]]:
     if isinstance(node, DictConfig):
         for key in node:
             child = node._get_node(key)
-            where = f"{path}.{key}" if path else str(key)
+            name = str(key)
+            where = f"{path}.{name}" if path else name
             if key == "_target_":
-                yield where, node._get_node(key)._value()
+                assert child is not None  # `key` is one of `node`'s own keys
+                yield where, child._value()
             else:
                 yield from _targets(child, where)
     elif isinstance(node, ListConfig):

@@ -36,12 +36,18 @@ def write_resolved_config(cfg: DictConfig, output_dir: str | Path) -> Path:
 def git_commit(cwd: str | Path | None = None) -> str:
     """The checked-out commit, with ``-dirty`` if the tree has uncommitted changes."""
     try:
-        run = dict(cwd=cwd, capture_output=True, text=True, timeout=10, check=True)
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], **run).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], **run)
-        return commit + ("-dirty" if dirty.stdout.strip() else "")
+        commit = _git(["rev-parse", "HEAD"], cwd).strip()
+        dirty = _git(["status", "--porcelain", "--untracked-files=no"], cwd)
+        return commit + ("-dirty" if dirty.strip() else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
+
+
+def _git(args: list[str], cwd: str | Path | None) -> str:
+    """The stdout of one git command; raises if git is missing or fails."""
+    return subprocess.run(
+        ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10, check=True
+    ).stdout
 
 
 def package_versions(names: tuple[str, ...] = PACKAGES) -> dict[str, str]:

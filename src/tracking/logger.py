@@ -21,6 +21,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from aim.pytorch_lightning import AimLogger as AimLightningLogger
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from lightning.pytorch.utilities import rank_zero_only
@@ -135,13 +136,7 @@ def name_from_overrides(
 
 
 # -- the Lightning logger -------------------------------------------------------------------
-def _aim_logger_base() -> type:
-    from aim.pytorch_lightning import AimLogger as Base
-
-    return Base
-
-
-class AimLogger(_aim_logger_base()):
+class AimLogger(AimLightningLogger):
     """Aim's Lightning logger, keeping one Aim run open across fit, validate and test.
 
     Lightning finalises loggers after every stage; Aim's logger then closes its run and the

@@ -232,11 +232,19 @@ class _DatabaseStore:
             raise TextlabError(f"could not set up the Aim UI database of {repo}: {done.stderr}")
 
     @staticmethod
-    def _models() -> tuple[type, type]:
+    def _models() -> tuple[Any, Any]:
+        """Aim's Dashboard and ExploreState: Any, as their columns are typed as ``Column`` (not
+        as values) under SQLAlchemy 2's stubs."""
         from aim.web.api.dashboard_apps.models import ExploreState
         from aim.web.api.dashboards.models import Dashboard
 
         return Dashboard, ExploreState
+
+    def _row(self, model: Any, key: str) -> Any:
+        row = self.session.get(model, key)
+        if row is None:  # removed since `dashboards()` listed it (by the UI, say)
+            raise TextlabError(f"Aim view row {key} is gone from the database; save the view again")
+        return row
 
     def dashboards(self) -> list[dict[str, Any]]:
         dashboard, state = self._models()
@@ -268,16 +276,16 @@ class _DatabaseStore:
 
     def update(self, board: Mapping[str, Any], description: str, state: Mapping[str, Any]) -> None:
         dashboard, explore_state = self._models()
-        app = self.session.get(explore_state, board["app_id"])
+        app = self._row(explore_state, board["app_id"])
         app.type, app.state = APP_TYPE, json.dumps(state)
-        self.session.get(dashboard, board["id"]).description = description
+        self._row(dashboard, board["id"]).description = description
         self.session.commit()
 
     def archive(self, board: Mapping[str, Any]) -> None:
         dashboard, explore_state = self._models()
         if board.get("app_id"):
-            self.session.get(explore_state, board["app_id"]).is_archived = True
-        self.session.get(dashboard, board["id"]).is_archived = True
+            self._row(explore_state, board["app_id"]).is_archived = True
+        self._row(dashboard, board["id"]).is_archived = True
         self.session.commit()
 
     def close(self) -> None:

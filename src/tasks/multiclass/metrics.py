@@ -77,6 +77,8 @@ class MulticlassScores(Metric):
     is_differentiable = False
     higher_is_better = True
     full_state_update = False
+    preds: list[Tensor]  # states from add_state: batches until compute() concatenates them
+    targets: list[Tensor]
 
     def __init__(self, label_names: list[str], **kwargs) -> None:
         super().__init__(**kwargs)

@@ -41,6 +41,8 @@ class WeightedCrossEntropy(nn.Module):
     """Softmax cross-entropy against one-hot rows; class weights are a non-persistent buffer
     (recomputed from the training split, not saved in checkpoints)."""
 
+    class_weight: torch.Tensor | None  # a buffer (register_buffer)
+
     def __init__(self) -> None:
         super().__init__()
         self.register_buffer("class_weight", None, persistent=False)

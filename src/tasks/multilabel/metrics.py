@@ -130,6 +130,8 @@ class MultilabelScores(Metric):
     is_differentiable = False
     higher_is_better = True
     full_state_update = False
+    probs: list[Tensor]  # states from add_state: batches until compute() concatenates them
+    targets: list[Tensor]
 
     def __init__(self, label_names: list[str], threshold: Threshold = 0.5, **kwargs) -> None:
         super().__init__(**kwargs)

@@ -32,6 +32,8 @@ class MaskedBCEWithLogits(nn.Module):
     checkpoints with and without it load into the same model.
     """
 
+    pos_weight: torch.Tensor | None  # a buffer (register_buffer)
+
     def __init__(self) -> None:
         super().__init__()
         self.register_buffer("pos_weight", None, persistent=False)
@@ -113,6 +115,7 @@ class MultilabelTask(Task):
 
     def fit_loss(self, loss: nn.Module, train_labels: np.ndarray) -> None:
         if self.pos_weight_cap is not None:
+            assert isinstance(loss, MaskedBCEWithLogits)  # the module `loss()` made
             loss.set_pos_weight(pos_weights_from_labels(train_labels, self.pos_weight_cap))
 
     def scores(self, label_names: list[str]) -> MultilabelScores:

@@ -28,7 +28,9 @@ class TokenPrediction(StrictModel):
 
 
 # -- token spans --------------------------------------------------------------------------------
-def _span(text: str, words: list, label: str, scores: list[float]) -> dict[str, Any]:
+def _span(
+    text: str, words: list[tuple[str, int, int]], label: str, scores: list[float]
+) -> dict[str, Any]:
     start, end = words[0][1], words[-1][2]
     return {
         "text": text[start:end],
@@ -42,12 +44,14 @@ def _span(text: str, words: list, label: str, scores: list[float]) -> dict[str, 
 def bio_spans(text: str, words: list, tags: list[str], scores: list[float]) -> list[dict]:
     """Merge B-/I- runs into spans the way seqeval's default mode reads them (``I-x`` after
     ``O`` or another type opens a new span); a span's score is the mean of its words'."""
-    spans, current, kind = [], [], None
+    spans: list[dict] = []
+    current: list[tuple[tuple[str, int, int], float]] = []
+    kind = ""  # the open span's label; read only while `current` holds words
     for word, tag, score in zip(words, tags, scores, strict=True):
         prefix, _, label = tag.partition("-")
         if current and (prefix != "I" or label != kind):
             spans.append(_span(text, [w for w, _ in current], kind, [s for _, s in current]))
-            current, kind = [], None
+            current, kind = [], ""
         if prefix in ("B", "I"):
             current.append((word, score))
             kind = label

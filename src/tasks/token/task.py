@@ -23,6 +23,8 @@ class TagCrossEntropy(nn.Module):
     """Cross-entropy over the tags of labelled sub-tokens (-100 ignored), optionally weighted
     per tag."""
 
+    class_weight: torch.Tensor | None  # a buffer (register_buffer)
+
     def __init__(self, weights: Sequence[float] | None = None) -> None:
         super().__init__()
         weight = None if weights is None else torch.tensor([float(w) for w in weights])
