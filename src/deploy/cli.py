@@ -12,7 +12,15 @@ from typing import Any, ClassVar
 from omegaconf import DictConfig
 
 from src.config import Rule, at_least, one_of, validated
-from src.deploy.backends import AUTO, BACKENDS, ONNX_FP32, ONNX_INT8, PRECISIONS, passive_threads
+from src.deploy.backends import (
+    AUTO,
+    BACKENDS,
+    ONNX_FP32,
+    ONNX_INT8,
+    PRECISIONS,
+    check_backend,
+    passive_threads,
+)
 from src.deploy.folder import export_folders
 from src.deploy.predictors import Predictor, contexts_from_lines, texts_of
 from src.deploy.references import load_predictor
@@ -47,26 +55,17 @@ def write_lines(lines: list[str], output_file: Any) -> str:
     return f"written: {path} ({len(lines)} predictions)"
 
 
-def _predictor(cfg: DictConfig, settings: PredictSchema, onnx_only: bool) -> Predictor:
-    export_dir = cfg.get("export_dir")
-    if onnx_only or export_dir is not None:
-        allowed = ONNX_BACKENDS if onnx_only else tuple(BACKENDS)
-        if settings.backend not in (AUTO, *allowed):
-            raise TextlabError(
-                f"backend={settings.backend} is not an option here; use one of {[AUTO, *allowed]}"
-            )
+def _predictor(
+    cfg: DictConfig, settings: PredictSchema, from_export: bool, allowed: tuple[str, ...]
+) -> Predictor:
+    if from_export:
         return load_predictor(
-            export_dir,
+            cfg.get("export_dir"),
             settings.backend,
             settings.batch_size,
             cfg.thresholds,
             log_dir=cfg.paths.log_dir,
-            allowed=allowed,
-        )
-    if settings.backend not in (AUTO, *PRECISIONS):
-        raise TextlabError(
-            f"backend={settings.backend} needs an export: pass export_dir=<export or run>, or "
-            f"use one of {[AUTO, *PRECISIONS]} with ckpt_path"
+            allowed=tuple(b for b in allowed if b != AUTO),
         )
     from src.deploy.torch_predictors import CheckpointPredictor
     from src.runs.loading import resolve_checkpoint
@@ -79,19 +78,25 @@ def _predictor(cfg: DictConfig, settings: PredictSchema, onnx_only: bool) -> Pre
 
 def predict_command(cfg: DictConfig, onnx_only: bool = False) -> str:
     """Run the predict command on ``cfg``; returns what to print (the JSON lines, or where they
-    were written)."""
+    were written). Options are checked, and the model found, before any text is read."""
     settings = validated(cfg, PredictSchema)
-    if onnx_only or cfg.get("export_dir") is not None:
+    from_export = onnx_only or cfg.get("export_dir") is not None
+    if onnx_only:
+        allowed: tuple[str, ...] = (AUTO, *ONNX_BACKENDS)
+    elif from_export:
+        allowed = (AUTO, *BACKENDS)
+    else:  # a checkpoint runs on PyTorch
+        allowed = (AUTO, *PRECISIONS)
+    check_backend(settings.backend, allowed)
+    if from_export:
         export_folders(cfg.get("export_dir"), cfg.paths.log_dir)  # before reading stdin
     else:
         passive_threads()  # before torch loads
-        if cfg.get("ckpt_path") is None:
-            raise TextlabError(
-                "say what to predict with: ckpt_path=<run, checkpoint or latest>, or "
-                "export_dir=<export folder or run>"
-            )
+        from src.runs.loading import resolve_checkpoint
+
+        resolve_checkpoint(cfg.get("ckpt_path"), cfg.paths.log_dir)  # before reading stdin
     texts = texts_of(cfg.get("text"), cfg.get("input_file"), cfg.get("texts"))
-    predictor = _predictor(cfg, settings, onnx_only)
+    predictor = _predictor(cfg, settings, from_export, allowed)
     results = predictor.predict(texts, contexts_from_lines(texts, settings.context_lines))
     lines = [json.dumps(result, ensure_ascii=False) for result in results]
     return write_lines(lines, cfg.get("output_file"))
