@@ -35,7 +35,7 @@ from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
 from src.config import build, check_accelerator, check_config
-from src.errors import TextlabError, cause_chain_error, report_user_errors
+from src.errors import MESSAGE_CHARS, TextlabError, cause_chain_error, report_user_errors, shorten
 from src.runs.folder import METRICS_FILE, RUN_INFO_FILE, read_json_file, write_json
 from src.runs.provenance import run_info, write_resolved_config
 from src.runs.results import record_result, scalar_metrics
@@ -149,10 +149,11 @@ class Run:
 
 def record_failure(output_dir: str | Path, error: BaseException) -> dict[str, Any]:
     """Write ``metrics.json`` with status ``failed`` (or ``interrupted``) and the error, plus
-    the full traceback."""
+    the full traceback; both quote at most ``MESSAGE_CHARS`` of any message (an error may
+    quote user data)."""
     output_dir = Path(output_dir)
     user_error = cause_chain_error(error) or disk_error(error)
-    message = str(user_error) if user_error else f"{type(error).__name__}: {error}"
+    message = shorten(str(user_error) if user_error else f"{type(error).__name__}: {error}")
     status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
     # scores the run recorded before it failed (e.g. in the after-fit analyses) are kept
     earlier = read_json_file(output_dir / METRICS_FILE)
@@ -164,7 +165,7 @@ def record_failure(output_dir: str | Path, error: BaseException) -> dict[str, An
     }
     try:
         output_dir.mkdir(parents=True, exist_ok=True)
-        (output_dir / TRACEBACK_FILE).write_text("".join(traceback.format_exception(error)))
+        (output_dir / TRACEBACK_FILE).write_text(short_traceback(error))
         write_json(output_dir / METRICS_FILE, summary)
     except OSError as err:  # a read-only or full disk must not hide the original error
         log.warning("cannot record the failure in %s: %s", output_dir, err)
@@ -172,6 +173,13 @@ def record_failure(output_dir: str | Path, error: BaseException) -> dict[str, An
     level = logging.ERROR if user_error is None or in_sweep() else logging.DEBUG
     log.log(level, "job %s: %s (traceback in %s)", status, message, output_dir / TRACEBACK_FILE)
     return summary
+
+
+def short_traceback(error: BaseException) -> str:
+    """The full traceback of ``error``, every line of it at most ``MESSAGE_CHARS`` long (the
+    messages in it may quote megabytes of user data)."""
+    lines = "".join(traceback.format_exception(error)).splitlines()
+    return "\n".join(line if len(line) <= MESSAGE_CHARS else shorten(line) for line in lines) + "\n"
 
 
 #: errno -> what to do when a run cannot write its files

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-from src.errors import TextlabError
+from src.errors import TextlabError, shorten
 
 #: the most bytes a data file may hold once decompressed, in MiB (``TEXTLAB_MAX_DATA_MB``)
 DEFAULT_MAX_DATA_MB = 1024
@@ -188,8 +188,9 @@ def _chunks(path: Path, limit: int) -> Iterator[bytes]:
                 yield chunk
     except (OSError, EOFError, zlib.error, lzma.LZMAError, zipfile.BadZipFile) as err:
         raise TextlabError(
-            f"{path}: cannot read ({type(err).__name__}: {str(err)[:200]}); is it a valid "
-            f"{path.suffix or 'text'} file?"
+            f"{path}: cannot parse ({type(err).__name__}: {shorten(str(err), 200)}); it is "
+            f"damaged or not a valid {path.suffix.lstrip('.') or 'text'} file: check it, or "
+            "export it again"
         ) from err
 
 
