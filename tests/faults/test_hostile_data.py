@@ -92,7 +92,9 @@ def test_nul_bytes_are_refused_at_once_in_a_short_line(tmp_path: Path) -> None:
         read_labelled_csv(path, "comment_text", JIGSAW_LABELS, "id")
     assert time.time() - started < 5
     message = str(caught.value)
-    assert f"holds a NUL byte (at byte {len(HEADER) + 3})" in message and "save it as UTF-8" in message
+    assert (
+        f"holds a NUL byte (at byte {len(HEADER) + 3})" in message and "save it as UTF-8" in message
+    )
     assert len(message) < 300
 
 
