@@ -11,7 +11,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from src.errors import TextlabError
-from src.runs.lifecycle import Run, placement_problem, taken_folder_problem
+from src.runs import lifecycle
 from tests.active_learning.test_active_loop import TINY_ACTIVE
 from tests.conftest import TINY, run_module
 from tests.faults.conftest import assert_one_line
@@ -29,9 +29,9 @@ def fingerprint(folder: Path) -> dict[str, str]:
 # -- a run over a finished run -------------------------------------------------------------------
 def test_a_run_refuses_a_folder_that_holds_a_finished_run(make_cfg, run_copy: Path) -> None:
     before = fingerprint(run_copy)
-    assert "holds a finished run" in (taken_folder_problem(run_copy) or "")
+    assert "holds a finished run" in (lifecycle.taken_folder_problem(run_copy) or "")
     with pytest.raises(TextlabError, match=r"holds a finished run \(metrics.json says 'success'"):
-        Run(make_cfg(run_dir=run_copy))
+        lifecycle.Run(make_cfg(run_dir=run_copy))
     assert fingerprint(run_copy) == before  # not even metrics.json says "failed"
 
 
@@ -60,7 +60,7 @@ def test_hydra_run_dir_of_a_finished_run_is_refused_before_hydra_writes(run_copy
 def placed(**keys: str) -> str | None:
     base = {"task_name": "train", "paths": {"log_dir": "/data/logs"}}
     config = OmegaConf.merge(base, OmegaConf.from_dotlist([f"{k}={v}" for k, v in keys.items()]))
-    return placement_problem(config)
+    return lifecycle.placement_problem(config)
 
 
 @pytest.mark.parametrize(

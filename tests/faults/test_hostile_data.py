@@ -142,7 +142,7 @@ def test_a_run_on_hostile_data_records_only_an_excerpt(
         big = "i" * (5 << 20)
         rows = f"{HEADER}\n{big},one{LABELS}\n{big},two{LABELS}\n".encode()
     elif case == "NUL bytes":
-        rows = b"\0" * (50 << 20)
+        rows = f"{HEADER}\nx,".encode() + b"\0" * (50 << 20) + f"{LABELS}\n".encode()
     else:
         rows = f"{HEADER}\nx,".encode() + b"a" * (200 << 20) + f"{LABELS}\n".encode()
     train.write_bytes(gzip.compress(rows, compresslevel=1))
