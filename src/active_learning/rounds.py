@@ -325,7 +325,9 @@ def changed_settings(saved: dict[Any, Any], current: dict[Any, Any]) -> list[str
     """``key=saved in the run, current now`` for every setting a resume may not change."""
     flats = []
     for config in (saved, current):
-        paths = config.get("paths") if isinstance(config.get("paths"), dict) else {}
+        paths = config.get("paths")
+        if not isinstance(paths, dict):
+            paths = {}
         folders = [(str(v), f"<paths.{k}>") for k, v in paths.items() if isinstance(v, str) and v]
         folders.sort(key=lambda pair: -len(pair[0]))  # the longest (most specific) first
         flats.append(_flat(config, folders))

@@ -130,8 +130,8 @@ class Run:
             logger.log_hyperparams({"config": config, "run": self.info})
         aim_hash = aim_run_hash(self.loggers)
         if self.writer and aim_hash:  # a killed run's folder still names its Aim run
-            record = {**running_record(self.started), "aim_run_hash": aim_hash}
-            write_json(self.dir / METRICS_FILE, record)
+            running = {**running_record(self.started), "aim_run_hash": aim_hash}
+            write_json(self.dir / METRICS_FILE, running)
 
     def finish(self, metrics: dict[str, Any], **fields: Any) -> dict[str, Any]:
         """Write ``metrics.json`` and the results row; returns the summary. The loggers stay
