@@ -43,7 +43,7 @@ from src.config import ThresholdsSchema, build, build_datamodule, validated
 from src.data.batching import TokenizedDataset
 from src.errors import TextlabError
 from src.models.module import EncoderModule, set_prior_bias
-from src.runs.lifecycle import Run
+from src.runs.lifecycle import Run, refusal
 from src.tasks.multilabel.task import MultilabelTask
 
 log = logging.getLogger(__name__)
@@ -188,11 +188,6 @@ def _start(
     """A new run (random initial set) or the state after the last complete round."""
     size = len(manifest["pool_ids"])
     if not settings.resume:
-        if rounds.completed_rounds(run_dir):
-            raise TextlabError(
-                f"{run_dir} already holds rounds; pass active.resume=true to continue it, "
-                "or use a new folder"
-            )
         rounds.write_manifest(run_dir, manifest)
         return *_initial_pool(size, settings, seed), 0, None, manifest
     saved = rounds.read_manifest(run_dir)
@@ -265,19 +260,40 @@ def _run_round(
     return metrics, queried, weights
 
 
+def _check_folder(cfg: DictConfig, settings: ActiveSettings, run_dir: Path) -> bool:
+    """Before anything is written into ``run_dir``: a new run needs a folder without rounds;
+    a resume needs the run's manifest and its own settings. A refusal leaves the folder as it
+    was (nothing recorded there). Returns whether the folder has the run's config.yaml."""
+    try:
+        if not settings.resume:
+            if rounds.completed_rounds(run_dir):
+                raise TextlabError(
+                    f"{run_dir} already holds rounds; pass active.resume=true to continue it, "
+                    "or use a new folder"
+                )
+            return False
+        rounds.read_manifest(run_dir)
+        return rounds.check_resume_settings(cfg, run_dir)
+    except TextlabError as err:
+        raise refusal(str(err)) from None
+
+
 def run_active(cfg: DictConfig) -> dict[str, Any]:
     """Run (or resume) one active-learning simulation; returns the run's summary
     (metrics.json: status ``finished`` or ``paused``, the last round's metrics)."""
     settings = ActiveSettings.from_cfg(cfg.active)
     strategy = build_strategy(cfg.active)
     run_dir = Path(settings.run_dir or cfg.paths.output_dir)
-    with Run(cfg, run_dir) as run:  # checks the accelerator, seeds every generator
+    has_config = _check_folder(cfg, settings, run_dir)
+    # checks the accelerator, seeds every generator; refuses a folder of another finished run
+    with Run(cfg, run_dir, continues=settings.resume) as run:
         check_supported(cfg)
         exp, datamodule = _prepare(cfg, settings, strategy)
         pool_ids = [datamodule.train_ids[i] for i in exp.pool_rows]
         manifest = rounds.new_manifest(settings, cfg.seed, pool_ids, str(cfg.data._target_))
         pool, rng, first_round, previous, manifest = _start(settings, run_dir, manifest, cfg.seed)
-        run.record_start(datamodule.data_files(), loggers=False)
+        # a resume keeps the run's config.yaml and run_info.json as its first process wrote them
+        run.record_start(datamodule.data_files(), loggers=False, record=not has_config)
         aim = AimRounds(cfg, manifest.get("aim_run_hash"), run.info)
         if aim.logger is not None:
             run.loggers.append(aim.logger)  # closed with the run; its hash goes to metrics.json

@@ -36,8 +36,8 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from src.active_learning.settings import ActiveSettings
-from src.errors import TextlabError
-from src.runs.folder import atomic_write_text, write_json
+from src.errors import TextlabError, excerpt
+from src.runs.folder import CONFIG_FILE, atomic_write_text, read_json_file, write_json
 from src.tracking.logger import AimLogger
 from src.tracking.repo import aim_repos_in, ensure_aim_repo
 
@@ -285,7 +285,94 @@ def read_manifest(run_dir: Path) -> dict[str, Any]:
             f"nothing to resume in {run_dir}: no {MANIFEST}; point active.run_dir= (or "
             "hydra.run.dir=) at the folder of an earlier `python -m src.active` run"
         )
-    return json.loads(path.read_text())
+    manifest = read_json_file(path)
+    if manifest is None:
+        raise TextlabError(f"cannot resume {run_dir}: {path} is damaged (not a JSON object)")
+    return manifest
+
+
+#: settings a resume may change (dotted prefixes): where files go and what is logged, how far
+#: this process goes and how it predicts; everything else must be the run's own
+MAY_CHANGE = (
+    "paths",
+    "hydra",
+    "logger",
+    "results_file",
+    "active.rounds",
+    "active.resume",
+    "active.run_dir",
+    "active.max_rounds_this_process",
+    "active.predict_batch_size",
+    "active.keep_weights",
+    "data.num_workers",
+)
+
+
+def _flat(node: Any, folders: list[tuple[str, str]], prefix: str = "") -> dict[Any, Any]:
+    """``{"a.b": value}`` of a nested config, with the ``paths`` folders written as
+    ``<paths.x>`` (``trainer.default_root_dir`` is the run folder, ``data.cache_dir`` below the
+    cache folder: a resume from a moved checkout or logs folder has the same settings)."""
+    if isinstance(node, dict):
+        out: dict[Any, Any] = {}
+        for key, value in node.items():
+            out.update(_flat(value, folders, f"{prefix}{key}."))
+        return out
+    if isinstance(node, str):
+        for folder, token in folders:
+            node = node.replace(folder, token)
+    return {prefix[:-1]: node}
+
+
+def changed_settings(saved: dict[Any, Any], current: dict[Any, Any]) -> list[str]:
+    """``key=saved in the run, current now`` for every setting a resume may not change."""
+    flats = []
+    for config in (saved, current):
+        paths = config.get("paths")
+        if not isinstance(paths, dict):
+            paths = {}
+        folders = [(str(v), f"<paths.{k}>") for k, v in paths.items() if isinstance(v, str) and v]
+        folders.sort(key=lambda pair: -len(pair[0]))  # the longest (most specific) first
+        flats.append(_flat(config, folders))
+    before, now = flats
+    keys = sorted(set(before) | set(now))
+    fixed = [k for k in keys if not any(k == p or k.startswith(p + ".") for p in MAY_CHANGE)]
+    unset = "(not set)"
+    return [
+        f"{key}={excerpt(before.get(key, unset), 40)} in the run, "
+        f"{excerpt(now.get(key, unset), 40)} now"
+        for key in fixed
+        if before.get(key, unset) != now.get(key, unset)
+    ]
+
+
+def check_resume_settings(cfg: DictConfig, run_dir: Path) -> bool:
+    """A resume goes on with the run's own settings (its ``config.yaml``): any other value is
+    refused in one line naming the keys and both values, and the earlier config is never
+    rewritten. Returns whether the run has a config.yaml (a run killed before writing it has
+    none: then only its manifest is checked)."""
+    path = Path(run_dir) / CONFIG_FILE
+    if not path.is_file():
+        return False
+    try:
+        saved = OmegaConf.to_container(OmegaConf.load(path), resolve=False)
+    except Exception as err:  # noqa: BLE001  (yaml and OmegaConf raise many types)
+        raise TextlabError(
+            f"cannot resume {run_dir}: {path} cannot be read ({type(err).__name__}); it is "
+            "damaged: start a new run folder"
+        ) from None
+    current = OmegaConf.to_container(cfg, resolve=True)
+    if not isinstance(saved, dict) or not isinstance(current, dict):
+        raise TextlabError(f"cannot resume {run_dir}: {path} is not a config mapping")
+    changes = changed_settings(saved, current)
+    if changes:
+        more = f" (and {len(changes) - 3} more)" if len(changes) > 3 else ""
+        raise TextlabError(
+            f"cannot resume {run_dir}: this config differs from the run's own: "
+            f"{'; '.join(changes[:3])}{more}; resume with the run's settings (only "
+            "active.rounds, active.max_rounds_this_process, active.predict_batch_size, "
+            "active.keep_weights, paths and loggers may change)"
+        )
+    return True
 
 
 def check_same_run(saved: dict[str, Any], current: dict[str, Any], run_dir: Path) -> None:

@@ -30,7 +30,7 @@ from src.data.batching import (
 from src.data.module import RawSplit, TextDataModule, sample_index
 from src.data.splits import stratified_holdout
 from src.data.token_cache import LabelledTexts
-from src.errors import TextlabError
+from src.errors import TextlabError, excerpt
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +119,26 @@ class SequenceDataModule(TextDataModule):
         if not self.label_columns:
             raise TextlabError("data.label_columns is empty; list the label columns to train on.")
         super().validate_inputs()
+        self.warn_shared_test_ids()
+
+    def warn_shared_test_ids(self) -> list[str]:
+        """Warn (one line: how many, a few of them) when rows of the test file have ids that
+        training or validation rows also have: a copy of a test row in the training data makes
+        the test scores too good. Returns the shared ids, sorted."""
+        test = set(self.rows("test").ids)
+        seen = [split for split in self.read_splits if split != "test"]
+        shared = sorted(set().union(*(test.intersection(self.rows(s).ids) for s in seen)))
+        if shared:
+            files = " and ".join(self.files[split] for split in seen)
+            log.warning(
+                "%d id(s) of the test file %s are also in %s (e.g. %s): the test scores of "
+                "rows the model trained on are too good; remove them from one side",
+                len(shared),
+                self.files["test"],
+                files,
+                ", ".join(excerpt(i, 30) for i in shared[:3]),
+            )
+        return shared
 
     def prepare_data(self) -> None:
         """Validate the inputs and fill the token cache (Lightning runs this on one process)."""
@@ -219,7 +239,7 @@ class SequenceDataModule(TextDataModule):
         if overlap:
             raise TextlabError(
                 f"{len(overlap)} ids are in both the train and validation files "
-                f"(e.g. {sorted(overlap)[0]!r}); remove them from one split."
+                f"(e.g. {excerpt(sorted(overlap)[0])}); remove them from one split."
             )
 
     def _count_positives(self, train_labels: np.ndarray) -> None:

@@ -72,9 +72,18 @@ def write_json(path: str | Path, payload: dict[str, Any]) -> Path:
     return atomic_write_text(path, text + "\n")
 
 
-def read_json_file(path: str | Path) -> Any:
-    """A JSON file's content, or None when it is missing or unreadable."""
+#: the largest run-folder JSON file read (metrics.json, run_info.json...): a few KB when whole
+MAX_JSON_BYTES = 16 << 20
+
+
+def read_json_file(path: str | Path) -> dict[str, Any] | None:
+    """A run-folder JSON file's object, or None when it is missing, unreadable, not a JSON
+    object or larger than ``MAX_JSON_BYTES``: files under logs/ are shared and may be damaged,
+    and one damaged file must not stop a run or a tool that only passes by it."""
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        with Path(path).open("rb") as handle:
+            data = handle.read(MAX_JSON_BYTES + 1)
+        value = None if len(data) > MAX_JSON_BYTES else json.loads(data)
+    except (OSError, ValueError, RecursionError):
         return None
+    return value if isinstance(value, dict) else None

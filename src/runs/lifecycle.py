@@ -19,6 +19,8 @@ import contextlib
 import errno
 import logging
 import os
+import re
+import socket
 import sys
 import tempfile
 import time
@@ -35,11 +37,11 @@ from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
 from src.config import build, check_accelerator, check_config
-from src.errors import TextlabError, cause_chain_error, report_user_errors
+from src.errors import MESSAGE_CHARS, TextlabError, cause_chain_error, report_user_errors, shorten
 from src.runs.folder import METRICS_FILE, RUN_INFO_FILE, read_json_file, write_json
 from src.runs.provenance import run_info, write_resolved_config
 from src.runs.results import record_result, scalar_metrics
-from src.runs.status import running_record
+from src.runs.status import RUNNING, run_status, running_record
 from src.tracking.logger import aim_run_hash
 from src.tracking.repo import aim_repos_in, ensure_aim_repo, is_aim_node
 
@@ -60,7 +62,11 @@ class Run:
     Under DDP every rank builds one; only rank 0 writes files.
     """
 
-    def __init__(self, cfg: DictConfig, output_dir: str | Path | None = None) -> None:
+    def __init__(
+        self, cfg: DictConfig, output_dir: str | Path | None = None, continues: bool = False
+    ) -> None:
+        """``continues``: the run goes on in a folder an earlier process of it wrote (an
+        active-learning resume); any other run refuses a folder that holds a finished run."""
         self.cfg = cfg
         self.dir = Path(output_dir or cfg.paths.output_dir)
         self.started = time.time()
@@ -69,6 +75,9 @@ class Run:
         self.info: dict[str, Any] = {}
         #: wall seconds by phase (``phase``), written into metrics.json
         self.phases: dict[str, float] = {}
+        problem = None if continues or not self.writer else taken_folder_problem(self.dir)
+        if problem:
+            raise refusal(problem)
         try:
             check_config(cfg)
             if cfg.get("trainer") is not None:
@@ -112,12 +121,17 @@ class Run:
             self.phases[name] = round(self.phases.get(name, 0.0) + elapsed, 2)
 
     def record_start(
-        self, data_files: list[Path], loggers: bool = True, aim_run: str | None = None
+        self,
+        data_files: list[Path],
+        loggers: bool = True,
+        aim_run: str | None = None,
+        record: bool = True,
     ) -> None:
         """Write ``config.yaml`` and ``run_info.json``; open the loggers and give them both.
-        ``aim_run``: the hash of an Aim run to continue (a resumed run's earlier one)."""
+        ``aim_run``: the hash of an Aim run to continue (a resumed run's earlier one);
+        ``record=False``: the folder keeps the files an earlier process of the run wrote."""
         self.info = run_info(self.cfg.seed, data_files, self.cfg.paths.root_dir)
-        if self.writer:
+        if self.writer and record:
             write_resolved_config(self.cfg, self.dir)
             write_json(self.dir / RUN_INFO_FILE, self.info)
         if not loggers:
@@ -133,8 +147,8 @@ class Run:
             logger.log_hyperparams({"config": config, "run": self.info})
         aim_hash = aim_run_hash(self.loggers)
         if self.writer and aim_hash:  # a killed run's folder still names its Aim run
-            record = {**running_record(self.started), "aim_run_hash": aim_hash}
-            write_json(self.dir / METRICS_FILE, record)
+            running = {**running_record(self.started), "aim_run_hash": aim_hash}
+            write_json(self.dir / METRICS_FILE, running)
 
     def finish(self, metrics: dict[str, Any], **fields: Any) -> dict[str, Any]:
         """Write ``metrics.json`` and the results row; returns the summary. The loggers stay
@@ -168,10 +182,11 @@ class Run:
 
 def record_failure(output_dir: str | Path, error: BaseException) -> dict[str, Any]:
     """Write ``metrics.json`` with status ``failed`` (or ``interrupted``) and the error, plus
-    the full traceback."""
+    the full traceback; both quote at most ``MESSAGE_CHARS`` of any message (an error may
+    quote user data)."""
     output_dir = Path(output_dir)
     user_error = cause_chain_error(error) or disk_error(error)
-    message = str(user_error) if user_error else f"{type(error).__name__}: {error}"
+    message = shorten(str(user_error) if user_error else f"{type(error).__name__}: {error}")
     status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
     # scores the run recorded before it failed (e.g. in the after-fit analyses) are kept
     earlier = read_json_file(output_dir / METRICS_FILE)
@@ -183,7 +198,7 @@ def record_failure(output_dir: str | Path, error: BaseException) -> dict[str, An
     }
     try:
         output_dir.mkdir(parents=True, exist_ok=True)
-        (output_dir / TRACEBACK_FILE).write_text("".join(traceback.format_exception(error)))
+        (output_dir / TRACEBACK_FILE).write_text(short_traceback(error))
         write_json(output_dir / METRICS_FILE, summary)
     except OSError as err:  # a read-only or full disk must not hide the original error
         log.warning("cannot record the failure in %s: %s", output_dir, err)
@@ -191,6 +206,13 @@ def record_failure(output_dir: str | Path, error: BaseException) -> dict[str, An
     level = logging.ERROR if user_error is None or in_sweep() else logging.DEBUG
     log.log(level, "job %s: %s (traceback in %s)", status, message, output_dir / TRACEBACK_FILE)
     return summary
+
+
+def short_traceback(error: BaseException) -> str:
+    """The full traceback of ``error``, every line of it at most ``MESSAGE_CHARS`` long (the
+    messages in it may quote megabytes of user data)."""
+    lines = "".join(traceback.format_exception(error)).splitlines()
+    return "\n".join(line if len(line) <= MESSAGE_CHARS else shorten(line) for line in lines) + "\n"
 
 
 #: errno -> what to do when a run cannot write its files
@@ -234,19 +256,30 @@ class CheckRunFolder(HydraCallback):
         # a disk that fills up mid-run must fail the run in one line, not print a logging
         # traceback for every line logged to the run's log file
         logging.raiseExceptions = False
+        _stop(placement_problem(config))
 
     @staticmethod
     def _check(config: DictConfig, mode: str) -> None:
         if not HydraConfig.initialized():  # ${hydra:...} interpolations need it
             HydraConfig.instance().set_config(config)
+        task_name = str(OmegaConf.select(config, "task_name", default="") or "")
+        if task_name and not TASK_NAME.fullmatch(task_name):
+            _stop(placement_problem(config))
         try:
             folder = Path(str(config.hydra[mode].dir))
         except Exception:  # noqa: BLE001  (an interpolation Hydra itself will report)
             return
-        problem = folder_problem(folder)
-        if problem:
-            print(f"error: {problem}", file=sys.stderr, flush=True)
-            raise SystemExit(2)
+        if not _continues(config):  # before Hydra writes its files into the folder
+            _stop(taken_folder_problem(folder))
+        _stop(folder_problem(folder))
+
+
+def _stop(problem: str | None) -> None:
+    """Stop the process with ``problem`` as one line (a Hydra callback cannot raise a
+    TextlabError to an entry point)."""
+    if problem:
+        print(f"error: {problem}", file=sys.stderr, flush=True)
+        raise SystemExit(2)
 
 
 def folder_problem(folder: Path) -> str | None:
@@ -265,6 +298,90 @@ def folder_problem(folder: Path) -> str | None:
         user_error = disk_error(err)
         return str(user_error) if user_error else f"cannot write to {folder}: {err}"
     return None
+
+
+#: ``metrics.json`` statuses of a run that is done: no other run may write over it
+FINISHED = ("success", "finished", "paused")
+#: a task_name is one folder name under the logs folder (no ``/``, no ``..``)
+TASK_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*")
+
+
+def refusal(message: str) -> TextlabError:
+    """The error of a run that refuses to start in a folder that is not its own: it is
+    recorded nowhere (not in that folder, not in the results CSV)."""
+    error = TextlabError(message)
+    setattr(error, RECORDED, True)
+    return error
+
+
+def taken_folder_problem(folder: Path) -> str | None:
+    """Why a new run must not write into ``folder``: it holds a finished run, or a run whose
+    process still runs on this host; None when it is new, empty, or holds a run that failed or
+    was interrupted (a sweep resume runs those again)."""
+    record = run_status(folder)
+    if record is None:
+        return None
+    status = record.get("status")
+    if status in FINISHED:
+        return (
+            f"{folder} holds a finished run (metrics.json says {status!r}); a run never writes "
+            "over another: leave hydra.run.dir and paths.output_dir unset (each run gets a new "
+            "folder) or name a new folder"
+        )
+    pid = record.get("pid")
+    if status == RUNNING and record.get("host") == socket.gethostname() and pid != os.getpid():
+        return (
+            f"{folder} belongs to a run still going (process {pid}); wait for it, or name "
+            "another folder"
+        )
+    return None
+
+
+def _below(path: Path, folder: Path) -> bool:
+    """Whether ``path`` lies strictly inside ``folder`` (links resolved, ``..`` undone)."""
+    path, folder = path.expanduser().resolve(), folder.expanduser().resolve()
+    return path != folder and path.is_relative_to(folder)
+
+
+def placement_problem(config: DictConfig) -> str | None:
+    """Why a job's overrides would put its files where they do not belong: a ``task_name``
+    that is not one folder name, or a run folder (``paths.output_dir``, ``active.run_dir``)
+    outside the logs folder (``paths.log_dir``) other than the one Hydra made for the job.
+    The logs folder itself may be anywhere, and so may Hydra's run folder, which
+    ``hydra.run.dir`` / ``hydra.sweep.dir`` name (a new, failed or interrupted one)."""
+    task_name = str(OmegaConf.select(config, "task_name", default="") or "")
+    if task_name and not TASK_NAME.fullmatch(task_name):
+        return (
+            f"task_name={task_name[:80]!r} is not a folder name (letters, digits, '_', '-', "
+            "'.', '+'; no '/' and no '..'); it names the run's folder under paths.log_dir"
+        )
+    try:
+        log_dir = Path(str(config.paths.log_dir))
+        hydra_dir = OmegaConf.select(config, "hydra.runtime.output_dir", default=None)
+        named = {"paths.output_dir": OmegaConf.select(config, "paths.output_dir", default=None)}
+        named["active.run_dir"] = OmegaConf.select(config, "active.run_dir", default=None)
+    except Exception:  # noqa: BLE001  (an interpolation the job itself will report)
+        return None
+    for key, value in named.items():
+        if not value:
+            continue
+        folder = Path(str(value))
+        own = hydra_dir is not None and folder.expanduser().resolve() == Path(hydra_dir).resolve()
+        if not own and not _below(folder, log_dir):
+            return (
+                f"{key}={str(value)[:200]} is outside the logs folder {log_dir}; a run writes "
+                "only into its own folder below paths.log_dir: move the whole logs folder with "
+                "paths.log_dir=..., or name the run folder with hydra.run.dir=..."
+            )
+    return None
+
+
+def _continues(config: DictConfig) -> bool:
+    """Whether the job goes on in a folder an earlier process of it wrote: an active-learning
+    resume, or a DDP rank or node other than the first (they share rank 0's folder)."""
+    ranks = ("RANK", "LOCAL_RANK", "NODE_RANK")
+    later_rank = any(int(os.environ.get(name) or 0) > 0 for name in ranks)
+    return later_rank or bool(OmegaConf.select(config, "active.resume", default=False))
 
 
 def in_sweep() -> bool:

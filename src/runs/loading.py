@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import json
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +22,9 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from src.config import build
 from src.errors import TextlabError
-from src.runs.folder import CONFIG_FILE, METRICS_FILE
+from src.runs.folder import CONFIG_FILE, MAX_JSON_BYTES, METRICS_FILE, read_json_file
+
+log = logging.getLogger(__name__)
 
 LATEST = "latest"
 CHECKPOINTS = "checkpoints"
@@ -138,17 +140,60 @@ def run_dir_of(ckpt_path: str | Path) -> Path:
     return ckpt.parent.parent if ckpt.parent.name == CHECKPOINTS else ckpt.parent
 
 
-def _finished_runs(log_dir: Path, task_name: str) -> list[Path]:
+def _modified(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def _unreadable(folder: Path) -> str | None:
+    """Why ``latest`` cannot use a finished run's folder (its config.yaml), or None."""
+    config_file = folder / CONFIG_FILE
+    try:
+        if config_file.stat().st_size > MAX_JSON_BYTES:
+            return f"{CONFIG_FILE} is {config_file.stat().st_size:,} bytes"
+        cfg = OmegaConf.load(config_file)
+    except Exception as err:  # noqa: BLE001  (yaml and OmegaConf raise many types)
+        return f"{CONFIG_FILE}: {type(err).__name__}"
+    return None if isinstance(cfg, DictConfig) else f"{CONFIG_FILE} is not a mapping"
+
+
+def _finished_runs(log_dir: Path, task_name: str) -> tuple[list[Path], list[str]]:
+    """The finished runs of ``task_name``, oldest first, and why each folder that could not be
+    read was passed over (a damaged metrics.json)."""
     folders = [*log_dir.glob(f"{task_name}/runs/*"), *log_dir.glob(f"{task_name}/multiruns/*/*")]
-    finished = []
+    finished, passed_over = [], []
     for folder in folders:
-        try:
-            status = json.loads((folder / METRICS_FILE).read_text()).get("status")
-        except (OSError, ValueError):
+        record = read_json_file(folder / METRICS_FILE)
+        if record is None:
+            if (folder / METRICS_FILE).exists():
+                passed_over.append(f"{folder}: {METRICS_FILE} is damaged")
             continue
-        if status == "success" and (folder / CHECKPOINTS).is_dir():
+        if record.get("status") == "success" and (folder / CHECKPOINTS).is_dir():
             finished.append(folder)
-    return sorted(finished, key=lambda f: (f / METRICS_FILE).stat().st_mtime)
+    return sorted(finished, key=lambda f: _modified(f / METRICS_FILE)), passed_over
+
+
+def _latest_run(log_dir: Path, task_name: str) -> Path | None:
+    """The newest finished run whose folder can be read; the folders passed over on the way
+    are named in one warning line."""
+    runs, passed_over = _finished_runs(log_dir, task_name)
+    chosen = None
+    for folder in reversed(runs):
+        problem = _unreadable(folder)
+        if problem is None:
+            chosen = folder
+            break
+        passed_over.append(f"{folder}: {problem}")
+    if passed_over:
+        log.warning(
+            "latest: passed over %d run folder(s) that cannot be read (%s%s)",
+            len(passed_over),
+            passed_over[0],
+            f"; and {len(passed_over) - 1} more" if len(passed_over) > 1 else "",
+        )
+    return chosen
 
 
 def resolve_checkpoint(
@@ -165,13 +210,18 @@ def resolve_checkpoint(
     text = str(reference)
     if text == LATEST or text.startswith(LATEST + ":"):
         task_name = text.partition(":")[2] or "train"
-        runs = _finished_runs(Path(log_dir), task_name)
-        if not runs:
+        if "/" in task_name or ".." in task_name:
+            raise TextlabError(
+                f"ckpt_path={text}: {task_name!r} is not a task name (a folder name under "
+                f"{log_dir}); use latest:train or a run folder"
+            )
+        latest = _latest_run(Path(log_dir), task_name)
+        if latest is None:
             raise TextlabError(
                 f"ckpt_path={text}: no finished run under {Path(log_dir) / task_name}; train "
                 "one first (python -m src.train), or pass a run folder or checkpoint"
             )
-        return resolve_checkpoint(runs[-1], log_dir, prefer)
+        return resolve_checkpoint(latest, log_dir, prefer)
     path = Path(text).expanduser()
     if path.is_dir():
         for name in prefer:

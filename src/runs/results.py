@@ -15,6 +15,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
+from src.errors import shorten
 from src.runs.folder import json_clean
 
 log = logging.getLogger(__name__)
@@ -137,7 +138,7 @@ def result_row(
     """The CSV row of a finished run (``summary``) or of a failed one (``error``)."""
     summary = summary or {}
     metrics = summary.get("metrics", {}) or {}
-    message = "" if error is None else " ".join(str(error).split())
+    message = "" if error is None else shorten(str(error), 500)
     if isinstance(error, BaseException) and type(error).__name__ != "TextlabError":
         message = f"{type(error).__name__}: {message}"
     objective = config_value(cfg, "objective")
@@ -160,31 +161,70 @@ def result_row(
     return {column: row.get(column) for column in COLUMNS}
 
 
-def append_result(path: str | Path, row: dict[str, Any]) -> Path:
-    """Append ``row`` (header first if the file is new), holding an exclusive lock."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+#: the most bytes read of a results file's first line (its header)
+HEADER_BYTES = 1 << 16
+#: fresh files tried beside a damaged results file: results.1.csv ... results.9.csv
+SPARE_FILES = 9
+
+
+def _append_row(path: Path, row: dict[str, Any]) -> str | None:
+    """Append ``row`` to ``path`` (header first if the file is new) under an exclusive lock;
+    None when written, else why ``path`` cannot take it (damaged, another header, not a
+    file). Only the first line is read: the rest of the file may be anything."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=COLUMNS, extrasaction="ignore")
-    with path.open("a+", newline="", encoding="utf-8") as handle:
+    header = ",".join(COLUMNS)
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        return "is not a plain file"
+    with path.open("a+b") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
-            handle.seek(0, io.SEEK_END)
-            if handle.tell() == 0:
+            end = handle.seek(0, io.SEEK_END)
+            if end == 0:
                 writer.writeheader()
             else:
                 handle.seek(0)
-                header = handle.readline().rstrip("\r\n")
-                handle.seek(0, io.SEEK_END)
-                if header != ",".join(COLUMNS):
-                    log.warning("%s has another header; not appending this run's row", path)
-                    return path
+                first = handle.readline(HEADER_BYTES)
+                if first.rstrip(b"\r\n") != header.encode():
+                    damaged = b"\0" in first or not first.endswith(b"\n")
+                    try:
+                        first.decode("utf-8")
+                    except UnicodeDecodeError:
+                        damaged = True
+                    return "is damaged" if damaged else "has another header (another version?)"
+                handle.seek(end - 1)
+                if handle.read(1) != b"\n":  # a row cut short: ours starts on a line of its own
+                    buffer.write("\n")
             writer.writerow(row)
-            handle.write(buffer.getvalue())
+            handle.seek(0, io.SEEK_END)
+            handle.write(buffer.getvalue().encode("utf-8"))
             handle.flush()
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
-    return path
+    return None
+
+
+def append_result(path: str | Path, row: dict[str, Any]) -> Path:
+    """Append ``row`` to the results file ``path``. A damaged one (binary, cut, another header,
+    a folder) is left as it is and the row goes to the first of ``results.1.csv`` ...
+    ``results.9.csv`` beside it that takes it, with one warning line; returns the file written.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    spares = [path.with_name(f"{path.stem}.{n}{path.suffix}") for n in range(1, SPARE_FILES + 1)]
+    problem = _append_row(path, row)
+    if problem is None:
+        return path
+    for spare in spares:
+        if _append_row(spare, row) is None:
+            log.warning(
+                "%s %s; left as it is, this run's row went to %s (repair or remove the file)",
+                path,
+                problem,
+                spare,
+            )
+            return spare
+    raise OSError(f"{path} {problem}, and so are {spares[0].name} ... {spares[-1].name}")
 
 
 def record_result(
@@ -193,14 +233,14 @@ def record_result(
     error: BaseException | str | None = None,
 ) -> Path | None:
     """Append the run's row to ``cfg.results_file`` (null: off). Never raises: a results file
-    that cannot be written costs a warning, not the run."""
+    that cannot be written or read costs a warning, not the run."""
     target = config_value(cfg, "results_file")
     if not target:
         return None
     try:
         return append_result(target, result_row(cfg, summary, error))
-    except OSError as err:
-        log.warning("cannot append to results file %s: %s", target, err)
+    except Exception as err:  # noqa: BLE001  (the run's own record is written; this is a copy)
+        log.warning("cannot append to results file %s: %s", target, shorten(str(err), 300))
         return None
 
 

@@ -235,7 +235,7 @@ def test_resume_refuses_a_different_or_missing_run(active_cfg, tmp_path: Path) -
     run_active(active_cfg("active.rounds=0", run_dir=run))
     with pytest.raises(TextlabError, match="already holds rounds; pass active.resume=true"):
         run_active(active_cfg("active.rounds=0", run_dir=run))
-    with pytest.raises(TextlabError, match="it was run with strategy='random'"):
+    with pytest.raises(TextlabError, match="active.strategy='random' in the run, 'entropy' now"):
         run_active(active_cfg("active.strategy=entropy", "active.resume=true", run_dir=run))
     with pytest.raises(TextlabError, match="nothing to resume in"):
         run_active(active_cfg("active.resume=true", run_dir=tmp_path / "empty"))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from src.data.readers.tagged import TaggedSentence, decode_line, read_bytes
-from src.errors import TextlabError
+from src.errors import TextlabError, excerpt
 
 
 def _fields(text: str) -> list[str]:
@@ -35,7 +35,7 @@ def read_conll(path: str | Path) -> list[TaggedSentence]:
             continue
         if len(fields) < 2 or not fields[0] or not fields[-1]:
             raise TextlabError(
-                f"{path}: line {number} is not 'word<TAB>tag' (got {text[:60]!r}); "
+                f"{path}: line {number} is not 'word<TAB>tag' (got {excerpt(text)}); "
                 "fix the line or use whitespace-only lines between sentences"
             )
         words.append(fields[0])

@@ -7,8 +7,8 @@ text may hold newlines, so the file's line numbers do not match its rows.
 
 from __future__ import annotations
 
-import gzip
 import io
+import logging
 import re
 import warnings
 import zlib
@@ -18,25 +18,24 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from src.errors import TextlabError
+from src.data.readers.files import read_data_bytes
+from src.errors import TextlabError, excerpt, shorten
+
+log = logging.getLogger(__name__)
 
 #: a carriage return that does not end a line (``\r\n``): old Mac line ends pasted into a text
 BARE_CR = re.compile(rb"\r(?!\n)")
+#: the longest cell kept whole: far beyond the longest text any model reads (a few thousand
+#: characters at data.max_length=512); longer cells are cut at read time, with a warning
+MAX_FIELD_CHARS = 100_000
 
 
-#: compressions pandas infers from the name that are read as they are
-OTHER_COMPRESSIONS = (".bz2", ".zip", ".xz", ".zst", ".tar")
-
-
-def _csv_source(path: Path) -> tuple[Path | io.BytesIO, dict[str, str]]:
-    """What pandas reads: the (gunzipped) bytes, read once. A bare carriage return in a text
-    (old Mac line ends pasted into a comment) would end the row for pandas, so such a file is
-    read with ``\n`` as the only line end (its CRLF line ends made LF)."""
-    if path.suffix in OTHER_COMPRESSIONS:
-        return path, {}
-    raw = path.read_bytes()
-    if path.suffix == ".gz":
-        raw = gzip.decompress(raw)
+def _csv_source(path: Path) -> tuple[io.BytesIO, dict[str, str]]:
+    """What pandas reads: the (decompressed) bytes, read once with bounds
+    (``read_data_bytes``). A bare carriage return in a text (old Mac line ends pasted into a
+    comment) would end the row for pandas, so such a file is read with ``\n`` as the only line
+    end (its CRLF line ends made LF)."""
+    raw = read_data_bytes(path)
     if b"\n" in raw and BARE_CR.search(raw):  # (a file of CR line ends only: pandas reads it)
         return io.BytesIO(raw.replace(b"\r\n", b"\n")), {"lineterminator": "\n"}
     return io.BytesIO(raw), {}
@@ -80,14 +79,38 @@ def read_csv_file(path: Path, **read_kwargs) -> pd.DataFrame:
         zlib.error,
         ValueError,
     ) as err:
-        detail = " ".join(str(err).split())
+        detail = shorten(str(err), 300)
         raise TextlabError(
             f"{path}: cannot parse as CSV ({type(err).__name__}: {detail}); "
             "check the file is a comma-separated CSV with quoted text (or a valid .gz of one)."
         ) from err
     if frame.empty:
         raise TextlabError(f"{path}: the file has a header but no data rows.")
+    cut_long_cells(frame, path)
     return frame
+
+
+def cut_long_cells(frame: pd.DataFrame, path: Path, limit: int = MAX_FIELD_CHARS) -> None:
+    """Cut, in place, every cell longer than ``limit`` characters (a quoted text may run over
+    many lines, so the line bound of the file does not bound it), with one warning per column:
+    tokenising a text of millions of characters to keep its first few hundred tokens would cost
+    gigabytes."""
+    for column in frame.columns:
+        lengths = frame[column].str.len().to_numpy()
+        long = np.flatnonzero(lengths > limit)
+        if len(long):
+            frame[column] = frame[column].str.slice(0, limit)
+            log.warning(
+                "%s: %d cell(s) of column %s longer than %s characters (the first at data row "
+                "%d, %s characters) were cut to that length; a model reads only the first "
+                "data.max_length tokens of a text",
+                path,
+                len(long),
+                excerpt(str(column)),
+                f"{limit:,}",
+                long[0] + 1,
+                f"{int(lengths[long[0]]):,}",
+            )
 
 
 def require_columns(
@@ -96,8 +119,10 @@ def require_columns(
     """Fail when columns are missing, naming them, the config key and the columns found."""
     missing = [c for c in columns if c not in frame.columns]
     if missing:
-        names = ", ".join(repr(c) for c in missing)
-        found = ", ".join(repr(c) for c in frame.columns)
+        names = ", ".join(excerpt(str(c)) for c in missing)
+        shown = [excerpt(str(c)) for c in frame.columns[:20]]
+        more = f" and {frame.shape[1] - 20} more" if frame.shape[1] > 20 else ""
+        found = ", ".join(shown) + more
         hint = " (only one column: is the file comma-separated?)" if frame.shape[1] == 1 else ""
         raise TextlabError(
             f"{path}: missing {what} column(s) {names} (set by {config_key}); "
@@ -109,7 +134,7 @@ def row_ref(frame: pd.DataFrame, position: int, id_column: str | None) -> str:
     """Name a row the way a user can find it: data row number and, when known, its id."""
     ref = f"data row {position + 1}"
     if id_column is not None:
-        ref += f" (id {frame[id_column].iloc[position]!r})"
+        ref += f" (id {excerpt(frame[id_column].iloc[position])})"
     return ref
 
 
@@ -180,7 +205,7 @@ def parse_labels(
                 nan,
                 path,
                 id_column,
-                f"non-numeric value {bad!r} in label column {column!r}",
+                f"non-numeric value {excerpt(bad)} in label column {column!r}",
                 f"labels must be one of {allowed_text}",
             )
         outside = ~np.isin(values, np.asarray(allowed, dtype=np.float64))
@@ -191,7 +216,7 @@ def parse_labels(
                 outside,
                 path,
                 id_column,
-                f"value {bad!r} in label column {column!r}",
+                f"value {excerpt(bad)} in label column {column!r}",
                 f"labels must be one of {allowed_text}",
             )
         out[:, j] = values.astype(np.int64)

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from src.data.readers.files import path_problem
-from src.errors import TextlabError
+from src.data.readers.csv_rows import MAX_FIELD_CHARS
+from src.data.readers.files import path_problem, read_data_bytes
+from src.errors import TextlabError, excerpt
 
 #: Hugging Face ``dair-ai/emotion`` class order (label id i = EMOTION_LABELS[i])
 EMOTION_LABELS = ["sadness", "joy", "love", "anger", "fear", "surprise"]
@@ -38,7 +39,7 @@ def read_emotion_file(
     """Texts, int64 class ids [N] (index into ``label_names``) and row ids ``<file>:<line>``."""
     path = Path(path)
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = read_data_bytes(path).decode("utf-8").splitlines()
     except UnicodeDecodeError as err:
         raise TextlabError(f"{path}: not UTF-8 text ({err.reason}); save it as UTF-8") from err
     index = {name: i for i, name in enumerate(label_names)}
@@ -49,17 +50,17 @@ def read_emotion_file(
         text, sep, label = line.rpartition(";")
         if not sep:
             raise TextlabError(
-                f"{path}: line {number} has no ';' ({line[:60]!r}); expected 'text;label'"
+                f"{path}: line {number} has no ';' ({excerpt(line)}); expected 'text;label'"
             )
         label = label.strip()
         if not text.strip():
             raise TextlabError(f"{path}: line {number} has an empty text; fill it in or drop it")
         if label not in index:
             raise TextlabError(
-                f"{path}: line {number} has unknown label {label!r}; expected one of "
+                f"{path}: line {number} has unknown label {excerpt(label)}; expected one of "
                 f"{', '.join(label_names)}"
             )
-        texts.append(text)
+        texts.append(text[:MAX_FIELD_CHARS])  # (a line is at most 1 MiB: read_data_bytes)
         labels.append(index[label])
         ids.append(f"{path.stem}:{number}")
     if not texts:

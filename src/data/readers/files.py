@@ -1,16 +1,36 @@
-"""Finding a data file: one clear line saying why a path cannot be read, and the plain or
-``.gz`` copy of a file (both present with different content is refused, not guessed)."""
+"""Finding and reading a data file: one clear line saying why a path cannot be read, the plain
+or ``.gz`` copy of a file (both present with different content is refused, not guessed), and
+its bytes read with bounds, so a hostile or broken file (a gz bomb, one 200 MB line, NUL bytes)
+stops in a second instead of filling the memory.
+"""
 
 from __future__ import annotations
 
+import bz2
 import errno
 import gzip
+import lzma
 import os
 import stat
+import zipfile
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import IO, Any
 
-from src.errors import TextlabError
+from src.errors import TextlabError, shorten
+
+#: the most bytes a data file may hold once decompressed, in MiB (``TEXTLAB_MAX_DATA_MB``)
+DEFAULT_MAX_DATA_MB = 1024
+#: the longest line a data file may hold: thousands of times any text a model reads
+MAX_LINE_BYTES = 1 << 20
+#: bytes read at a time; no larger than MAX_LINE_BYTES, so only a line running across chunks
+#: can be too long
+CHUNK_BYTES = 1 << 20
+#: compressions read as streams (any other compressed file is refused)
+COMPRESSIONS = (".gz", ".bz2", ".xz", ".zip")
+UNREAD_COMPRESSIONS = (".zst", ".tar", ".tgz", ".7z")
 
 
 def path_problem(path: str | Path) -> str | None:
@@ -89,3 +109,98 @@ def locate_data_file(data_dir: str | Path, name: str, what: str, fix: str) -> Pa
         path, problem = found[0]
         raise TextlabError(f"{what} {path} {problem}. {fix}")
     raise TextlabError(f"{what} {looked} not found in {folder}. {fix}")
+
+
+def max_data_bytes() -> int:
+    """The size cap of a data file once decompressed: ``TEXTLAB_MAX_DATA_MB`` MiB (default
+    1024)."""
+    value = os.environ.get("TEXTLAB_MAX_DATA_MB", "").strip()
+    try:
+        megabytes = float(value) if value else DEFAULT_MAX_DATA_MB
+    except ValueError:
+        raise TextlabError(
+            f"TEXTLAB_MAX_DATA_MB={value[:20]!r} is not a number of MiB; unset it or set it to "
+            f"e.g. {DEFAULT_MAX_DATA_MB}"
+        ) from None
+    return max(1, int(megabytes * (1 << 20)))
+
+
+@contextmanager
+def _open_stream(path: Path) -> Iterator[IO[bytes]]:
+    """The file's decompressed bytes as a stream (a ``.zip`` must hold one file)."""
+    suffix = path.suffix.lower()
+    if suffix in UNREAD_COMPRESSIONS:
+        raise TextlabError(
+            f"{path}: {suffix} files are not read; decompress it first (or recompress it as .gz)"
+        )
+    if suffix == ".zip":
+        with zipfile.ZipFile(path) as archive:
+            members = [info for info in archive.infolist() if not info.is_dir()]
+            if len(members) != 1:
+                raise TextlabError(
+                    f"{path}: a .zip data file must hold exactly one file, it holds "
+                    f"{len(members)}; unzip it and point the data config at the file"
+                )
+            with archive.open(members[0]) as member:
+                yield member
+        return
+    opener: Any = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}.get(suffix, open)
+    with opener(path, "rb") as handle:
+        yield handle
+
+
+def _chunks(path: Path, limit: int) -> Iterator[bytes]:
+    """The decompressed bytes in chunks, refused in one line on the first NUL byte, a line
+    longer than ``MAX_LINE_BYTES`` or more than ``limit`` bytes in all."""
+    total = 0
+    line = 0  # bytes since the last line end
+    compressed = path.suffix.lower() in COMPRESSIONS
+    try:
+        with _open_stream(path) as stream:
+            while chunk := stream.read(CHUNK_BYTES):
+                if b"\0" in chunk:
+                    at = total + chunk.index(b"\0")
+                    raise TextlabError(
+                        f"{path}: holds a NUL byte (at byte {at:,}{' decompressed' * compressed})"
+                        "; it is binary, damaged or UTF-16 text: save it as UTF-8 text"
+                    )
+                total += len(chunk)
+                if total > limit:
+                    what = "expands to" if compressed else "holds"
+                    raise TextlabError(
+                        f"{path}: {what} more than {limit / (1 << 20):,.0f} MiB (stopped reading "
+                        "there); a data file this large is damaged or a decompression bomb. For "
+                        "a genuine one set TEXTLAB_MAX_DATA_MB higher, or use a subset"
+                    )
+                first = chunk.find(b"\n")
+                if first < 0:
+                    line += len(chunk)
+                    longest = line
+                else:
+                    longest, line = line + first, len(chunk) - chunk.rfind(b"\n") - 1
+                if longest > MAX_LINE_BYTES:
+                    raise TextlabError(
+                        f"{path}: a line running to byte {total:,} is longer than "
+                        f"{MAX_LINE_BYTES >> 20} MiB; no text a model reads is that long: the "
+                        "file is damaged or not line-based text (shorten its texts, e.g. to "
+                        "100,000 characters)"
+                    )
+                yield chunk
+    except (OSError, EOFError, zlib.error, lzma.LZMAError, zipfile.BadZipFile) as err:
+        raise TextlabError(
+            f"{path}: cannot parse ({type(err).__name__}: {shorten(str(err), 200)}); it is "
+            f"damaged or not a valid {path.suffix.lstrip('.') or 'text'} file: check it, or "
+            "export it again"
+        ) from err
+
+
+def read_data_bytes(path: str | Path) -> bytes:
+    """A data file's bytes, decompressed (``.gz``, ``.bz2``, ``.xz``, one-file ``.zip``), read as
+    a stream with bounds: no NUL byte, no line over ``MAX_LINE_BYTES``, at most
+    ``max_data_bytes()`` in all. The file is checked in a first pass that keeps nothing, so a
+    gz bomb costs one chunk of memory, then read."""
+    path = Path(path)
+    limit = max_data_bytes()
+    for _ in _chunks(path, limit):
+        pass
+    return b"".join(_chunks(path, limit))

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from src.data.readers.csv_rows import check_ids, check_texts, read_csv_file
-from src.data.readers.files import locate_data_file
-from src.errors import TextlabError
+from src.data.readers.files import locate_data_file, read_data_bytes
+from src.errors import TextlabError, excerpt
 
 COLUMNS = ["text", "labels", "id"]
 
@@ -26,7 +26,11 @@ def goemotions_file(data_dir: str | Path, name: str) -> Path:
 
 def read_label_names(path: Path) -> list[str]:
     """One emotion name per line; line i names label id i."""
-    names = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
+    try:
+        lines = read_data_bytes(path).decode("utf-8").splitlines()
+    except UnicodeDecodeError as err:
+        raise TextlabError(f"{path}: not UTF-8 text ({err.reason}); save it as UTF-8") from err
+    names = [line.strip() for line in lines]
     names = [name for name in names if name]
     if not names or len(set(names)) != len(names):
         raise TextlabError(f"{path}: expected one distinct label name per line")
@@ -48,7 +52,8 @@ def read_goemotions_split(path: Path, num_labels: int) -> tuple[list[str], np.nd
             ids = [-1]
         if not ids or any(not 0 <= i < num_labels for i in ids):
             raise TextlabError(
-                f"{path}: data row {row + 1} (id {frame['id'].iloc[row]!r}) has labels {cell!r}; "
+                f"{path}: data row {row + 1} (id {excerpt(frame['id'].iloc[row])}) has labels "
+                f"{excerpt(cell)}; "
                 f"expected comma-separated label ids in 0..{num_labels - 1}"
             )
         labels[row, ids] = 1.0

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import gzip
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from src.data.readers.files import path_problem
+from src.data.readers.files import path_problem, read_data_bytes
 from src.errors import TextlabError
 
 
@@ -27,16 +26,13 @@ class TaggedSentence:
 
 
 def read_bytes(path: str | Path, what: str) -> bytes:
-    """The file's bytes, gunzipped when it ends in ``.gz``; a clear error when it is missing."""
+    """The file's bytes, decompressed when it ends in ``.gz`` (read with the bounds of
+    ``read_data_bytes``); a clear error when it is missing."""
     path = Path(path)
     problem = path_problem(path)
     if problem:
         raise TextlabError(f"{what} file {path} {problem}; check data.data_dir and the file names")
-    try:
-        raw = path.read_bytes()
-        return gzip.decompress(raw) if path.suffix == ".gz" else raw
-    except (OSError, EOFError, gzip.BadGzipFile) as err:
-        raise TextlabError(f"{path}: cannot read ({err}); is it a valid (.gz) file?") from err
+    return read_data_bytes(path)
 
 
 def decode_line(line: bytes) -> str:

@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 
 from src.data.readers.tagged import TaggedSentence, decode_line, read_bytes, undo_double_utf8
-from src.errors import TextlabError
+from src.errors import TextlabError, excerpt
 
 REQUIRED = ("sentence", "label_seq")
 #: ``sen_ix`` values: a sentence number, sometimes with a letter (``675a``)
@@ -26,7 +26,9 @@ def _order(cell: str, path: Path, line: int) -> tuple[int, str]:
     """``"675a"`` -> ``(675, "a")``: sorts sentences in text order."""
     match = SENTENCE_INDEX.fullmatch(cell.strip())
     if not match:
-        raise TextlabError(f"{path}: line {line}: sen_ix {cell[:20]!r} is not a sentence number")
+        raise TextlabError(
+            f"{path}: line {line}: sen_ix {excerpt(cell, 20)} is not a sentence number"
+        )
     return int(match.group(1)), match.group(2)
 
 
@@ -35,7 +37,7 @@ def _labels(cell: str, path: Path, line: int, n_words: int) -> list[str]:
     text = cell.strip()
     if not (text.startswith("[") and text.endswith("]")):
         raise TextlabError(
-            f"{path}: line {line}: label_seq {cell[:40]!r} is not a list like [0, 1, 0]"
+            f"{path}: line {line}: label_seq {excerpt(cell, 40)} is not a list like [0, 1, 0]"
         )
     values = [v.strip() for v in text[1:-1].split(",")] if text[1:-1].strip() else []
     if any(v not in ("0", "1") for v in values):
