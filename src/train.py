@@ -25,6 +25,7 @@ from src.config import build, build_datamodule, instantiate_group
 from src.models.module import check_max_length
 from src.runs.lifecycle import Run, run_job
 from src.runs.loading import check_resume_checkpoint, resolve_checkpoint, run_dir_of
+from src.runs.resume import command_line_overrides, resumed_config
 from src.runs.status import run_status
 from src.tasks.formats import output_format
 from src.tracking.launch import command_line
@@ -35,12 +36,15 @@ RESUME_FROM = ("last.ckpt", "best.ckpt")
 
 
 def train(cfg: DictConfig) -> dict[str, Any]:
-    """Run one training job from a composed config; returns its summary (metrics.json)."""
+    """Run one training job from a composed config; returns its summary (metrics.json).
+    With ``ckpt_path`` it resumes that run with the run's own settings (its config.yaml) and
+    the command line's overrides on top."""
+    resume = cfg.get("ckpt_path")
+    if resume:  # a run folder resumes from where it stopped: its last checkpoint
+        resume = str(resolve_checkpoint(resume, cfg.paths.log_dir, RESUME_FROM))
+        cfg = resumed_config(cfg, resume, command_line_overrides())
     with Run(cfg) as run:
         torch.set_float32_matmul_precision(cfg.get("float32_matmul_precision", "highest"))
-        resume = cfg.get("ckpt_path")
-        if resume:  # a run folder resumes from where it stopped: its last checkpoint
-            resume = str(resolve_checkpoint(resume, cfg.paths.log_dir, RESUME_FROM))
         datamodule = build_datamodule(cfg.data)
         datamodule.prepare_data()  # reads and validates every file before the model is built
         model = build(cfg.model, label_names=datamodule.label_names)
