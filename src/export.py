@@ -4,6 +4,9 @@ folder from a run's checkpoint (``src.deploy.exporter``). ``ckpt_path``: ``lates
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import hydra
 from omegaconf import DictConfig
 
@@ -26,7 +29,17 @@ def main(cfg: DictConfig) -> None:
         )
     print(f"exported {cfg.format} to {out_dir}", flush=True)
     if (out_dir / QUANTIZATION).is_file():
-        print((out_dir / QUANTIZATION).read_text(), flush=True)
+        print(quantization_line(json.loads((out_dir / QUANTIZATION).read_text())), flush=True)
+
+
+def quantization_line(report: dict[str, Any]) -> str:
+    """The int8 verdict in one line (the whole report is in quantization.json)."""
+    changed, decisions = report.get("label_decisions_changed"), report.get("label_decisions")
+    return (
+        f"int8 {report.get('verdict', '?').upper()}: {report.get('verdict_reason', '')}; "
+        f"{changed} of {decisions} decisions changed over {report.get('rows')} rows "
+        f"(details: {QUANTIZATION})"
+    )
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ from tokenizers import Tokenizer
 from torch import nn
 
 from src.config import build, build_datamodule
+from src.deploy.backends import PROB_TOLERANCE
 from src.deploy.folder import (
     EXPORT_CONFIG,
     HEAD_FILE,
@@ -143,10 +144,11 @@ WRITERS: dict[str, Callable[[nn.Module, Path, int], dict[str, str]]] = {
 # -- int8 -------------------------------------------------------------------------------------
 @contextmanager
 def _quiet_root_logger() -> Iterator[None]:
-    """onnxruntime's quantiser logs a line per tensor on the root logger at INFO."""
+    """onnxruntime's quantiser logs a line per tensor on the root logger at INFO, and advice
+    (pre-processing) at WARNING."""
     root = logging.getLogger()
     level = root.level
-    root.setLevel(max(level, logging.WARNING))
+    root.setLevel(max(level, logging.ERROR))
     try:
         yield
     finally:
@@ -195,11 +197,28 @@ def quantization_cost(
         report["accuracy_cost"] = report["accuracy_fp32"] - report["accuracy_int8"]
     report["max_abs_prob_diff"] = float(np.abs(probs["fp32"] - probs["int8"]).max())
     report["label_decisions_changed"] = int((chosen["fp32"] != chosen["int8"]).sum())
+    report["label_decisions"] = int(chosen["fp32"].size)
+    report.update(quantization_verdict(report["max_abs_prob_diff"]))
     report["file_mb"] = {
         v: round((export_dir / f).stat().st_size / 2**20, 1)
         for v, f in folder.config["model_files"].items()
     }
     return report
+
+
+def quantization_verdict(max_abs_prob_diff: float) -> dict[str, Any]:
+    """``pass`` when every int8 probability lies within the tools' tolerance of float32's
+    (``PROB_TOLERANCE``); ``auto`` serves int8 only then."""
+    passed = max_abs_prob_diff <= PROB_TOLERANCE
+    return {
+        "tolerance": {"max_abs_prob_diff": PROB_TOLERANCE},
+        "verdict": "pass" if passed else "fail",
+        "verdict_reason": (
+            f"max |int8 - fp32| probability {max_abs_prob_diff:.4f} "
+            f"{'<=' if passed else '>'} {PROB_TOLERANCE} on the test rows; "
+            + ("backend=auto may serve int8" if passed else "backend=auto will not serve int8")
+        ),
+    }
 
 
 def scored_test_rows(
