@@ -11,7 +11,8 @@ import hydra
 from omegaconf import DictConfig
 
 from src.deploy.exporter import export_run
-from src.deploy.folder import QUANTIZATION
+from src.deploy.folder import EXPORT_CONFIG, QUANTIZATION
+from src.deploy.model_card import CARD_FILE
 from src.errors import report_user_errors
 
 
@@ -27,7 +28,9 @@ def main(cfg: DictConfig) -> None:
             eval_max_rows=cfg.quantize_eval.max_rows,
             log_dir=cfg.paths.log_dir,
         )
-    print(f"exported {cfg.format} to {out_dir}", flush=True)
+    about = json.loads((out_dir / EXPORT_CONFIG).read_text())
+    print(f"exported {cfg.format} to {out_dir}; load with {about.get('load_with')}", flush=True)
+    print(f"model card: {out_dir / CARD_FILE}", flush=True)
     if (out_dir / QUANTIZATION).is_file():
         print(quantization_line(json.loads((out_dir / QUANTIZATION).read_text())), flush=True)
 

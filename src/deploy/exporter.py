@@ -4,9 +4,10 @@ Formats: ``onnx`` (``model.onnx`` taking ``input_ids`` and ``attention_mask`` [b
 both axes dynamic, returning ``logits``; traced with the encoder's eager attention, the form
 onnxruntime's transformer optimizer fuses into its Attention kernels; optionally
 ``model.int8.onnx``, dynamically quantised, with its accuracy cost measured on the run's test
-rows in ``quantization.json``) and ``hf`` (the encoder as a standard HF folder,
-``AutoModel.from_pretrained(export_dir)`` loads it, plus ``head.safetensors`` with the head and
-pooler weights). Both ship ``tokenizer.json`` set up as the model expects (truncation to its
+rows and a pass/fail verdict in ``quantization.json``) and ``hf`` (transformers' own
+``BertForSequenceClassification`` where the model is one, ``src.deploy.hf_stock``; else the
+encoder as a standard HF folder; plus ``head.safetensors`` with the head and pooler weights).
+Every export carries a model card, ``README.md`` (``src.deploy.model_card``). Both ship ``tokenizer.json`` set up as the model expects (truncation to its
 max_length, no fixed padding). The folder layout is ``src.deploy.folder``'s; it is written in a
 temporary folder and moved into place complete, every file readable by all (0644).
 """
@@ -41,6 +42,8 @@ from src.deploy.folder import (
     write_manifest,
     write_tokenizer,
 )
+from src.deploy.hf_stock import PROJECT_LOADER, save_stock, stock_class, why_not_stock
+from src.deploy.model_card import write_model_card
 from src.deploy.predictors import OnnxPredictor
 from src.deploy.torch_predictors import non_encoder_state
 from src.errors import TextlabError
@@ -126,11 +129,16 @@ def export_onnx(model: nn.Module, out_dir: Path, opset: int = 17) -> dict[str, s
 
 # -- hf ---------------------------------------------------------------------------------------
 def save_hf(model: nn.Module, out_dir: Path, opset: int | None = None) -> dict[str, str]:
-    """Write the encoder as an HF folder and every other weight (head, pooler) beside it;
-    returns the model files entry (``opset`` is ONNX's, unused here)."""
+    """Write the model as an HF folder: as transformers' own sequence classifier where it is
+    one (``src.deploy.hf_stock``: ``AutoModelForSequenceClassification`` loads it), else the
+    encoder alone; every non-encoder weight (head, pooler) also beside it, for the project's
+    loader. Returns the model files entry (``opset`` is ONNX's, unused here)."""
     from safetensors.torch import save_file
 
-    model.encoder.save_pretrained(out_dir, safe_serialization=True)
+    if stock_class(model):
+        save_stock(model, out_dir, list(model.label_names))
+    else:
+        model.encoder.save_pretrained(out_dir, safe_serialization=True)
     save_file(non_encoder_state(model), str(out_dir / HEAD_FILE))
     return {"encoder_config": "config.json", "encoder": "model.safetensors", "head": HEAD_FILE}
 
@@ -234,6 +242,19 @@ def scored_test_rows(
     datamodule.prepare_data()
     test = datamodule.raw_split("test")
     return list(test.texts), np.asarray(test.labels)
+
+
+def load_with(model: Any, fmt: str) -> str:
+    """How a user loads this export (its card and ``src.export``'s console line say it)."""
+    if fmt == "onnx":
+        return f"onnxruntime on model.onnx, or {PROJECT_LOADER}"
+    stock = stock_class(model)
+    if stock:
+        return (
+            f"transformers: AutoModelForSequenceClassification.from_pretrained(folder) "
+            f"({stock}), or {PROJECT_LOADER}"
+        )
+    return f"the project's loader, {PROJECT_LOADER} ({why_not_stock(model)})"
 
 
 def _fresh_out_dir(out_dir: Path) -> None:
@@ -358,11 +379,13 @@ def _write_folder(
         "model_files": model_files,
         "opset": opset if fmt == "onnx" else None,
         "thresholds_source": threshold_kind,
+        "load_with": load_with(model, fmt),
     }
     write_json(work / EXPORT_CONFIG, config)
     if quantize:
         texts, targets = scored_test_rows(cfg.data, tokenizer, eval_max_rows)
         write_json(work / QUANTIZATION, quantization_cost(work, texts, targets))
+    write_model_card(work, run, config, config["load_with"])
     return {
         "format": fmt,
         "task": output.export_task,

@@ -92,7 +92,16 @@ def load_hf_model(export_dir: str | Path) -> EncoderModule:
         options.update(pooling=config["pooling"], pooling_layers=config.get("pooling_layers", 4))
     if config.get("mix_layers") is not None:
         options["mix_layers"] = config["mix_layers"]
-    encoder = AutoModel.from_pretrained(export_dir)
+    from transformers.utils import logging as hf_logging
+
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # a stock-class export's classifier: not the encoder's
+    hf_logging.disable_progress_bar()
+    try:
+        encoder = AutoModel.from_pretrained(export_dir)
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        hf_logging.enable_progress_bar()
     model = MODELS[task.output](encoder, task, list(config["label_names"]), **options)
     state = load_file(str(export_dir / HEAD_FILE))
     if "task_name" not in config:
