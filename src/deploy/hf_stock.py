@@ -59,7 +59,7 @@ def save_stock(model: Any, out_dir: Path, label_names: list[str]) -> None:
     config.num_labels = len(label_names)
     config.id2label = dict(enumerate(label_names))
     config.label2id = {name: i for i, name in enumerate(label_names)}
-    config.problem_type = PROBLEM_TYPES[model.task.name]
+    config.problem_type = PROBLEM_TYPES[model.task.name]  # type: ignore[assignment]
     stock = BertForSequenceClassification(config).eval()
     encoder_state = {
         k: v for k, v in model.encoder.state_dict().items() if not k.startswith("pooler.")
