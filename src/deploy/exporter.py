@@ -8,8 +8,9 @@ rows and a pass/fail verdict in ``quantization.json``) and ``hf`` (transformers'
 ``BertForSequenceClassification`` where the model is one, ``src.deploy.hf_stock``; else the
 encoder as a standard HF folder; plus ``head.safetensors`` with the head and pooler weights).
 Every export carries a model card, ``README.md`` (``src.deploy.model_card``). Both ship
-``tokenizer.json`` set up as the model expects (truncation to its max_length, no fixed padding). The folder layout is ``src.deploy.folder``'s; it is written in a
-temporary folder and moved into place complete, every file readable by all (0644).
+``tokenizer.json`` set up as the model expects (truncation to its max_length, no fixed
+padding). The folder layout is ``src.deploy.folder``'s; it is written in a temporary folder and
+moved into place complete, every file readable by all (0644).
 """
 
 from __future__ import annotations
