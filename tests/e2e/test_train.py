@@ -218,3 +218,24 @@ def test_trains_without_any_logger(make_cfg) -> None:
 def test_model_and_data_task_must_match(make_cfg, overrides, message) -> None:
     with pytest.raises(TextlabError, match=message):
         train(make_cfg(*overrides))
+
+
+def test_console_is_quiet_and_train_log_ends_like_it(tmp_path: Path) -> None:
+    """The composed config once, one per-label table (not Lightning's two), "Restoring
+    states" once, no raw tensors, and train.log ends with the same summary."""
+    from tests.conftest import TINY
+
+    run = tmp_path / "run"
+    done = run_module("src.train", *TINY, f"hydra.run.dir={run}", f"paths.log_dir={tmp_path}")
+    assert done.returncode == 0, done.stderr[-2000:]
+    console = done.stdout + done.stderr
+    assert console.count("config:\n") == 1 and "print_config: true" in console
+    assert console.count("Restoring states") == 1
+    assert "┃" not in console  # Lightning's rich metric tables
+    tables = [line for line in console.splitlines() if line.startswith("label ")]
+    assert len(tables) == 1 and "auc val" in tables[0]
+    assert "tensor(" not in console
+    summary = done.stdout.rstrip().splitlines()
+    assert summary[-1].startswith("  python -m src.serve")
+    log = (run / "train.log").read_text().rstrip().splitlines()
+    assert log[-12:] == summary[-12:] and any(line.startswith("run folder:") for line in log)
