@@ -2,8 +2,9 @@
 # End-to-end check of aim/docker-compose.yml on this machine, for real:
 #   a. a Docker daemon: the one that answers, else one started here (root; installs docker.io)
 #   b. a base image: python:3.11-slim, else a local Debian bookworm one (debootstrap, cached)
-#   c. compose build + up: the Aim UI (:43800) and tracking server (:53800) over a scratch repo
-#   d. a tiny training run logged through the tracking server (aim://127.0.0.1:53800)
+#   c. compose build + up: the Aim UI (:43800) and tracking server (:53800) over a scratch repo;
+#      a port already taken (by a user's own Aim, say) moves to the next free one
+#   d. a tiny training run logged through the tracking server (aim://127.0.0.1:<its port>)
 #   e. the UI's REST API lists that run under its experiment
 #   f. a headless-Chromium screenshot of the runs page -> aim/screenshot_tracking_server.png
 #      (or $TEXTLAB_AIM_SCREENSHOT)
@@ -21,7 +22,6 @@ PROJECT=textlab-aim-check  # compose project name: never touches a user's own `a
 LOCAL_BASE=textlab-python-base:bookworm
 SCREENSHOT=${TEXTLAB_AIM_SCREENSHOT:-$HERE/screenshot_tracking_server.png}  # tests: a tmp file
 TASK=docker_check
-UI=http://127.0.0.1:43800
 SKIP=77
 
 T0=$SECONDS
@@ -54,6 +54,14 @@ docker_answers() {
 }
 port_taken() {
     (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+free_port() {  # the first port from $1 on that nothing listens on, skipping $2
+    local port=$1
+    while port_taken "$port" || [ "$port" = "${2:-}" ]; do
+        port=$((port + 1))
+        [ "$port" -lt $(($1 + 200)) ] || fail "no free port in $1..$((port - 1)) on 127.0.0.1"
+    done
+    echo "$port"
 }
 
 cleanup() {
@@ -257,9 +265,12 @@ EOF
     COMPOSE_YML=$WORK/docker-compose.host.yml
 fi
 compose down -v --remove-orphans --timeout 10 >/dev/null 2>&1 || true  # a killed run's leftovers
-for port in 43800 53800; do
-    port_taken "$port" && fail "port $port on 127.0.0.1 is already in use"
-done
+AIM_SERVER_PORT=$(free_port 53800)
+AIM_UI_PORT=$(free_port 43800 "$AIM_SERVER_PORT")
+export AIM_SERVER_PORT AIM_UI_PORT  # docker-compose.yml reads them
+UI=http://127.0.0.1:$AIM_UI_PORT
+SERVER=aim://127.0.0.1:$AIM_SERVER_PORT
+echo "    ports: UI $AIM_UI_PORT, tracking server $AIM_SERVER_PORT"
 COMPOSE_STARTED=1
 t=$SECONDS
 compose build >"$WORK/build.log" 2>&1 \
@@ -283,9 +294,9 @@ t=$SECONDS
     cd "$ROOT"
     HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false "$PY" -m src.train \
         backbone=tiny_bert trainer=debug data=jigsaw_sample data.max_train_rows=120 \
-        data.max_test_rows=60 data.max_length=32 logger.aim.repo=aim://127.0.0.1:53800 \
+        data.max_test_rows=60 data.max_length=32 logger.aim.repo="$SERVER" \
         task_name="$TASK" paths.log_dir="$WORK/logs"
-) >"$WORK/train.log" 2>&1 || { tail -30 "$WORK/train.log" >&2; fail "src.train to aim://127.0.0.1:53800 failed"; }
+) >"$WORK/train.log" 2>&1 || { tail -30 "$WORK/train.log" >&2; fail "src.train to $SERVER failed"; }
 metrics=$(ls "$WORK"/logs/"$TASK"/runs/*/metrics.json 2>/dev/null | head -1 || true)
 [ -n "$metrics" ] || fail "the training run wrote no metrics.json"
 RUN_HASH=$("$PY" -c 'import json, sys; print(json.load(open(sys.argv[1]))["aim_run_hash"] or "")' "$metrics")

@@ -23,8 +23,10 @@ from src.callbacks.records import RunStatistics
 from src.callbacks.training import MetricHistory
 from src.config import build, build_datamodule, instantiate_group
 from src.models.module import check_max_length
-from src.runs.lifecycle import Run, run_job
+from src.runs.console import checkpoint_notices_once, per_label_table, show_config, to_log_file
+from src.runs.lifecycle import Run, in_sweep, run_job
 from src.runs.loading import check_resume_checkpoint, resolve_checkpoint, run_dir_of
+from src.runs.resume import command_line_overrides, resumed_config
 from src.runs.status import run_status
 from src.tasks.formats import output_format
 from src.tracking.launch import command_line
@@ -35,12 +37,16 @@ RESUME_FROM = ("last.ckpt", "best.ckpt")
 
 
 def train(cfg: DictConfig) -> dict[str, Any]:
-    """Run one training job from a composed config; returns its summary (metrics.json)."""
-    with Run(cfg) as run:
+    """Run one training job from a composed config; returns its summary (metrics.json).
+    With ``ckpt_path`` it resumes that run with the run's own settings (its config.yaml) and
+    the command line's overrides on top."""
+    resume = cfg.get("ckpt_path")
+    if resume:  # a run folder resumes from where it stopped: its last checkpoint
+        resume = str(resolve_checkpoint(resume, cfg.paths.log_dir, RESUME_FROM))
+        cfg = resumed_config(cfg, resume, command_line_overrides())
+    show_config(cfg)
+    with Run(cfg) as run, checkpoint_notices_once():
         torch.set_float32_matmul_precision(cfg.get("float32_matmul_precision", "highest"))
-        resume = cfg.get("ckpt_path")
-        if resume:  # a run folder resumes from where it stopped: its last checkpoint
-            resume = str(resolve_checkpoint(resume, cfg.paths.log_dir, RESUME_FROM))
         with run.phase("data"):
             datamodule = build_datamodule(cfg.data)
             datamodule.prepare_data()  # reads and validates every file before the model
@@ -66,7 +72,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         stages = (trainer.validate, trainer.test) if cfg.get("test", True) else (trainer.validate,)
         with scoring(run.loggers, scored), run.phase("evaluate"):
             for stage in stages:
-                result = stage(model, datamodule=datamodule, ckpt_path=best, weights_only=True)
+                result = stage(  # one per-label table at the end, not one per stage
+                    model, datamodule=datamodule, ckpt_path=best, weights_only=True, verbose=False
+                )
                 metrics.update(result[0] if result else {})
         metrics.update(callback_metrics(trainer))  # base-vs-tuned: base/, improvement/
         summary = run.finish(
@@ -107,11 +115,12 @@ def best_checkpoint(trainer: L.Trainer) -> str | None:
     return None
 
 
-def format_summary(summary: dict[str, Any], output_dir: str) -> str:
-    """The final numbers of a run and the commands that come next, where a person will see
-    them."""
+def format_summary(summary: dict[str, Any], output_dir: str, next_block: bool = True) -> str:
+    """The final numbers of a run (the per-label scores, then the headline ones) and, with
+    ``next_block``, the commands that come next, where a person will see them."""
     metrics = summary.get("metrics", {})
-    lines = ["", f"{'metric':<16}{'val':>10}{'test':>10}"]
+    per_label = per_label_table(metrics)
+    lines = ["", *per_label, *([""] if per_label else []), f"{'metric':<16}{'val':>10}{'test':>10}"]
     for name in HEADLINE:
         row = [metrics.get(f"{stage}/{name}") for stage in ("val", "test")]
         if any(value is not None for value in row):
@@ -121,7 +130,7 @@ def format_summary(summary: dict[str, Any], output_dir: str) -> str:
     if summary.get("best_checkpoint"):
         lines.append(f"best checkpoint: {summary['best_checkpoint']}")
     lines.append(f"wall time: {summary.get('wall_time_s', 0):.0f} s{phase_line(summary)}")
-    if summary.get("best_checkpoint"):
+    if summary.get("best_checkpoint") and next_block:
         lines += ["", "next:", *(f"  {command}" for command in next_commands(summary, output_dir))]
     return "\n".join(lines)
 
@@ -155,7 +164,10 @@ def main(cfg: DictConfig) -> float | None:
     if summary is None:  # a failed sweep job, recorded in its folder
         return math.nan
     if not summary.get("rank"):  # under DDP rank 0 reports the run
-        print(format_summary(summary, cfg.paths.output_dir), flush=True)
+        # in a sweep, the sweep's own "next" (the compare command) comes once at its end
+        text = format_summary(summary, cfg.paths.output_dir, next_block=not in_sweep())
+        print(text, flush=True)
+        to_log_file(text)  # train.log ends as the console does
     return summary["metrics"].get(cfg.objective)
 
 

@@ -32,6 +32,9 @@ from omegaconf import DictConfig, OmegaConf
 from ._numbered_jobs import launch_numbered
 
 log = logging.getLogger(__name__)
+# Optuna's storages import alembic, which logs "setup plugin ..." at INFO for each of its
+# plugins: seven lines of chatter in every sweep's console
+logging.getLogger("alembic").setLevel(logging.WARNING)
 JOURNAL_FILE = "optuna.journal"
 RESULTS_FILE = "optimization_results.yaml"
 #: user attributes of a trial: who runs it, which run folder, which earlier trial it redoes

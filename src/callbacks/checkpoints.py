@@ -107,7 +107,9 @@ class RunCheckpoint(ModelCheckpoint):
         kth_value = state_dict.get("kth_value") if kth else self.best_model_score
         assert kth_value is not None  # Lightning saves each best path together with its score
         self.kth_value = kth_value
-        log.info("resuming: best %s so far %s (%s)", self.monitor, self.best_model_score, best)
+        score = self.best_model_score
+        shown = f"{float(score):.4f}" if score is not None else "none"  # not a raw tensor
+        log.info("resuming: best %s so far %s (%s)", self.monitor, shown, best)
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         super().on_fit_end(trainer, pl_module)

@@ -7,7 +7,9 @@ Backends (``backend=`` of ``src.serve``, ``src.onnx_predict``, ``src.predict`` a
 - ``pytorch-bf16``: the same under bf16 autocast: fastest on CPUs with AMX and on GPUs; with
   AVX512-BF16 alone it beats fp32 but not int8 (benchmarks/README.md); emulated elsewhere;
 - ``onnx-fp32``: the export's ``model.onnx`` on onnxruntime (no torch);
-- ``onnx-int8``: its dynamically quantised ``model.int8.onnx`` (``quantize=true``).
+- ``onnx-int8``: its dynamically quantised ``model.int8.onnx`` (``quantize=true``); ``auto``
+  considers it only when its measured verdict (``quantization.json``) is ``pass``: every test
+  probability within :data:`PROB_TOLERANCE` of float32's.
 
 ``auto`` picks the fastest backend that this machine measured (``python -m benchmarks.inference``
 records its figures in ``.cache/inference_backends.json``) among those the reference offers.
@@ -36,6 +38,10 @@ ONNX_FP32, ONNX_INT8 = "onnx-fp32", "onnx-int8"
 BACKENDS = {PYTORCH_FP32: "hf", PYTORCH_BF16: "hf", ONNX_FP32: "onnx", ONNX_INT8: "onnx"}
 #: backend -> the PyTorch precision it runs at
 PRECISIONS = {PYTORCH_FP32: "fp32", PYTORCH_BF16: "bf16"}
+#: how far a backend's probabilities may lie from float32's (every label, every text): the
+#: tolerance the tools agree within (docs/serving.md). ``quantize=true`` measures int8 against
+#: it on the run's test rows; ``auto`` never serves an int8 model that failed it.
+PROB_TOLERANCE = 0.02
 ROOT = Path(__file__).resolve().parents[2]
 #: what ``python -m benchmarks.inference`` measured on this machine
 MEASURED_FILE = ROOT / ".cache" / "inference_backends.json"

@@ -4,11 +4,13 @@ Formats: ``onnx`` (``model.onnx`` taking ``input_ids`` and ``attention_mask`` [b
 both axes dynamic, returning ``logits``; traced with the encoder's eager attention, the form
 onnxruntime's transformer optimizer fuses into its Attention kernels; optionally
 ``model.int8.onnx``, dynamically quantised, with its accuracy cost measured on the run's test
-rows in ``quantization.json``) and ``hf`` (the encoder as a standard HF folder,
-``AutoModel.from_pretrained(export_dir)`` loads it, plus ``head.safetensors`` with the head and
-pooler weights). Both ship ``tokenizer.json`` set up as the model expects (truncation to its
-max_length, no fixed padding). The folder layout is ``src.deploy.folder``'s; it is written in a
-temporary folder and moved into place complete, every file readable by all (0644).
+rows and a pass/fail verdict in ``quantization.json``) and ``hf`` (transformers' own
+``BertForSequenceClassification`` where the model is one, ``src.deploy.hf_stock``; else the
+encoder as a standard HF folder; plus ``head.safetensors`` with the head and pooler weights).
+Every export carries a model card, ``README.md`` (``src.deploy.model_card``). Both ship
+``tokenizer.json`` set up as the model expects (truncation to its max_length, no fixed
+padding). The folder layout is ``src.deploy.folder``'s; it is written in a temporary folder and
+moved into place complete, every file readable by all (0644).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from tokenizers import Tokenizer
 from torch import nn
 
 from src.config import build, build_datamodule
+from src.deploy.backends import PROB_TOLERANCE
 from src.deploy.folder import (
     EXPORT_CONFIG,
     HEAD_FILE,
@@ -40,6 +43,8 @@ from src.deploy.folder import (
     write_manifest,
     write_tokenizer,
 )
+from src.deploy.hf_stock import PROJECT_LOADER, save_stock, stock_class, why_not_stock
+from src.deploy.model_card import write_model_card
 from src.deploy.predictors import OnnxPredictor
 from src.deploy.torch_predictors import non_encoder_state
 from src.errors import TextlabError
@@ -128,11 +133,16 @@ def export_onnx(model: EncoderModule, out_dir: Path, opset: int = 17) -> dict[st
 
 # -- hf ---------------------------------------------------------------------------------------
 def save_hf(model: EncoderModule, out_dir: Path, opset: int | None = None) -> dict[str, str]:
-    """Write the encoder as an HF folder and every other weight (head, pooler) beside it;
-    returns the model files entry (``opset`` is ONNX's, unused here)."""
+    """Write the model as an HF folder: as transformers' own sequence classifier where it is
+    one (``src.deploy.hf_stock``: ``AutoModelForSequenceClassification`` loads it), else the
+    encoder alone; every non-encoder weight (head, pooler) also beside it, for the project's
+    loader. Returns the model files entry (``opset`` is ONNX's, unused here)."""
     from safetensors.torch import save_file
 
-    model.encoder.save_pretrained(out_dir, safe_serialization=True)
+    if stock_class(model):
+        save_stock(model, out_dir, list(model.label_names))
+    else:
+        model.encoder.save_pretrained(out_dir, safe_serialization=True)
     save_file(non_encoder_state(model), str(out_dir / HEAD_FILE))
     return {"encoder_config": "config.json", "encoder": "model.safetensors", "head": HEAD_FILE}
 
@@ -146,10 +156,11 @@ WRITERS: dict[str, Callable[[EncoderModule, Path, int], dict[str, str]]] = {
 # -- int8 -------------------------------------------------------------------------------------
 @contextmanager
 def _quiet_root_logger() -> Iterator[None]:
-    """onnxruntime's quantiser logs a line per tensor on the root logger at INFO."""
+    """onnxruntime's quantiser logs a line per tensor on the root logger at INFO, and advice
+    (pre-processing) at WARNING."""
     root = logging.getLogger()
     level = root.level
-    root.setLevel(max(level, logging.WARNING))
+    root.setLevel(max(level, logging.ERROR))
     try:
         yield
     finally:
@@ -200,11 +211,28 @@ def quantization_cost(
         report["accuracy_cost"] = report["accuracy_fp32"] - report["accuracy_int8"]
     report["max_abs_prob_diff"] = float(np.abs(probs["fp32"] - probs["int8"]).max())
     report["label_decisions_changed"] = int((chosen["fp32"] != chosen["int8"]).sum())
+    report["label_decisions"] = int(chosen["fp32"].size)
+    report.update(quantization_verdict(report["max_abs_prob_diff"]))
     report["file_mb"] = {
         v: round((export_dir / f).stat().st_size / 2**20, 1)
         for v, f in folder.config["model_files"].items()
     }
     return report
+
+
+def quantization_verdict(max_abs_prob_diff: float) -> dict[str, Any]:
+    """``pass`` when every int8 probability lies within the tools' tolerance of float32's
+    (``PROB_TOLERANCE``); ``auto`` serves int8 only then."""
+    passed = max_abs_prob_diff <= PROB_TOLERANCE
+    return {
+        "tolerance": {"max_abs_prob_diff": PROB_TOLERANCE},
+        "verdict": "pass" if passed else "fail",
+        "verdict_reason": (
+            f"max |int8 - fp32| probability {max_abs_prob_diff:.4f} "
+            f"{'<=' if passed else '>'} {PROB_TOLERANCE} on the test rows; "
+            + ("backend=auto may serve int8" if passed else "backend=auto will not serve int8")
+        ),
+    }
 
 
 def scored_test_rows(
@@ -220,6 +248,19 @@ def scored_test_rows(
     datamodule.prepare_data()
     test = datamodule.raw_split("test")
     return list(test.texts), np.asarray(test.labels)
+
+
+def load_with(model: Any, fmt: str) -> str:
+    """How a user loads this export (its card and ``src.export``'s console line say it)."""
+    if fmt == "onnx":
+        return f"onnxruntime on model.onnx, or {PROJECT_LOADER}"
+    stock = stock_class(model)
+    if stock:
+        return (
+            f"transformers: AutoModelForSequenceClassification.from_pretrained(folder) "
+            f"({stock}), or {PROJECT_LOADER}"
+        )
+    return f"the project's loader, {PROJECT_LOADER} ({why_not_stock(model)})"
 
 
 def _fresh_out_dir(out_dir: Path) -> None:
@@ -344,11 +385,13 @@ def _write_folder(
         "model_files": model_files,
         "opset": opset if fmt == "onnx" else None,
         "thresholds_source": threshold_kind,
+        "load_with": load_with(model, fmt),
     }
     write_json(work / EXPORT_CONFIG, config)
     if quantize:
         texts, targets = scored_test_rows(cfg.data, tokenizer, eval_max_rows)
         write_json(work / QUANTIZATION, quantization_cost(work, texts, targets))
+    write_model_card(work, run, config, config["load_with"])
     return {
         "format": fmt,
         "task": output.export_task,

@@ -23,7 +23,13 @@ from src.deploy.backends import (
     choose_backend,
     torch_installed,
 )
-from src.deploy.folder import EXPORT_CONFIG, export_folders, open_export_folder, read_json
+from src.deploy.folder import (
+    EXPORT_CONFIG,
+    QUANTIZATION,
+    export_folders,
+    open_export_folder,
+    read_json,
+)
 from src.deploy.predictors import ONNX_VARIANTS, OnnxPredictor, Predictor
 from src.errors import TextlabError
 from src.tasks.output import TUNED
@@ -37,6 +43,20 @@ def offered_backends(folder_config: dict[str, Any]) -> list[str]:
     if folder_config.get("format") == "hf" and torch_installed():
         return [PYTORCH_FP32, PYTORCH_BF16]
     return []
+
+
+def int8_not_passed(offers: dict[str, Path]) -> list[str]:
+    """``[onnx-int8]`` when it is offered without a ``pass`` verdict in its folder's
+    ``quantization.json`` (``auto`` must not serve it; asked for by name it still runs)."""
+    folder = offers.get(ONNX_INT8)
+    if folder is None:
+        return []
+    try:
+        record = read_json(folder / QUANTIZATION)
+    except TextlabError:
+        record = None
+    verdict = record.get("verdict") if isinstance(record, dict) else None
+    return [] if verdict == "pass" else [ONNX_INT8]
 
 
 def _how_to_get(backend: str) -> str:
@@ -70,12 +90,16 @@ def load_predictor(
             if name in allowed:
                 offers.setdefault(name, folder)
     if backend == AUTO:
+        unchecked = int8_not_passed(offers)
+        offers = {name: folder for name, folder in offers.items() if name not in unchecked}
         if not offers:
             raise TextlabError(
                 f"{reference} offers no backend this machine can run (an HF export needs "
                 "torch); export it with format=onnx"
             )
         backend, why = choose_backend(list(offers), measured_file)
+        if unchecked:
+            why += f"; {ONNX_INT8} left out: its {QUANTIZATION} verdict is not pass"
     elif backend not in offers:
         have = sorted(offers) or "none"
         raise TextlabError(

@@ -80,6 +80,41 @@ def test_resuming_a_run_folder_takes_its_last_checkpoint_and_aim_run(make_cfg, t
     assert summary["aim_run_hash"] == first["aim_run_hash"]
 
 
+def test_resume_takes_the_runs_own_settings(make_cfg, tmp_path: Path, caplog) -> None:
+    """Resuming with only trainer.max_epochs composes the run's config.yaml (its backbone,
+    pooler, data and recipe), not the primary config's defaults (MiniLM, [CLS], all of
+    Jigsaw), and names the override in one line."""
+    first = make_cfg("model=mean_pooler", "model.optimizer.lr=1e-3", run_dir=tmp_path / "first")
+    train(first)
+    resumed = make_cfg(
+        f"ckpt_path={tmp_path / 'first'}",
+        "trainer.max_epochs=2",
+        tiny=False,
+        run_dir=tmp_path / "second",
+    )
+    assert resumed.backbone.name == "minilm"  # what the command line alone composes
+    with caplog.at_level("INFO", logger="src.runs.resume"):
+        summary = train(resumed)
+    assert summary["epochs_trained"] == 2
+    assert f"resuming {tmp_path / 'first'} with its settings; overridden: trainer.max_epochs=2" in (
+        caplog.text
+    )
+    saved = (tmp_path / "second" / "config.yaml").read_text()
+    assert "name: tiny_bert" in saved and "pooling: mean" in saved and "lr: 0.001" in saved
+    assert str(tmp_path / "second" / "checkpoints") in saved  # this run's folders, not the first's
+    assert str(tmp_path / "first" / "checkpoints") not in saved
+
+
+def test_resume_refuses_settings_the_checkpoint_fixes(make_cfg, tmp_path: Path) -> None:
+    train(make_cfg(run_dir=tmp_path / "first"))
+    cfg = make_cfg(
+        "model=mean_pooler", f"ckpt_path={tmp_path / 'first'}", run_dir=tmp_path / "second"
+    )
+    with pytest.raises(TextlabError, match="model.pooling is cls in the run, mean here") as err:
+        train(cfg)
+    assert "\n" not in str(err.value)
+
+
 def test_missing_checkpoint_is_a_clear_error(make_cfg, tmp_path: Path) -> None:
     cfg = make_cfg(f"ckpt_path={tmp_path}/nope.ckpt")
     with pytest.raises(TextlabError, match="checkpoint not found"):
@@ -183,3 +218,24 @@ def test_trains_without_any_logger(make_cfg) -> None:
 def test_model_and_data_task_must_match(make_cfg, overrides, message) -> None:
     with pytest.raises(TextlabError, match=message):
         train(make_cfg(*overrides))
+
+
+def test_console_is_quiet_and_train_log_ends_like_it(tmp_path: Path) -> None:
+    """The composed config once, one per-label table (not Lightning's two), "Restoring
+    states" once, no raw tensors, and train.log ends with the same summary."""
+    from tests.conftest import TINY
+
+    run = tmp_path / "run"
+    done = run_module("src.train", *TINY, f"hydra.run.dir={run}", f"paths.log_dir={tmp_path}")
+    assert done.returncode == 0, done.stderr[-2000:]
+    console = done.stdout + done.stderr
+    assert console.count("config:\n") == 1 and "print_config: true" in console
+    assert console.count("Restoring states") == 1
+    assert "┃" not in console  # Lightning's rich metric tables
+    tables = [line for line in console.splitlines() if line.startswith("label ")]
+    assert len(tables) == 1 and "auc val" in tables[0]
+    assert "tensor(" not in console
+    summary = done.stdout.rstrip().splitlines()
+    assert summary[-1].startswith("  python -m src.serve")
+    log = (run / "train.log").read_text().rstrip().splitlines()
+    assert log[-12:] == summary[-12:] and any(line.startswith("run folder:") for line in log)

@@ -1,0 +1,85 @@
+"""One answer from every tool: a text's scores do not depend on its batch-mates on any backend,
+the default (``auto``) tools agree within the documented tolerance, and ``auto`` never serves
+an int8 model whose quantisation verdict failed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+import src.deploy.exporter as exporter
+from src.deploy.backends import PROB_TOLERANCE
+from src.deploy.exporter import export_run
+from src.deploy.references import load_predictor
+from src.deploy.service import create_app
+from src.deploy.torch_predictors import CheckpointPredictor
+from tests.deploy.export_helpers import learned_run
+
+TEXT = "you are an idiot"
+OTHERS = [
+    "thank you for the very kind and thoughtful edits to the article on the history of the city",
+    "go away",
+    "what a stupid, stupid thing to say, you absolute fool",
+]
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory, token_cache_dir: Path) -> Path:
+    """The learned tiny run with an ONNX export (int8 included) and an HF export."""
+    ckpt = learned_run(tmp_path_factory.getbasetemp(), token_cache_dir)
+    run = ckpt.parent.parent
+    export_run(ckpt, "onnx", run / "export" / "onnx", quantize=True, eval_max_rows=None)
+    export_run(ckpt, "hf", run / "export" / "hf")
+    return run
+
+
+@pytest.mark.parametrize("backend", ["pytorch-fp32", "pytorch-bf16", "onnx-fp32", "onnx-int8"])
+def test_a_texts_scores_do_not_depend_on_its_batch(run_dir: Path, backend: str) -> None:
+    """int8 and bf16 run each text alone: identical. Batched, int8 quantises activations per
+    call and bf16 rounds per padded shape, so a text's scores moved with its batch-mates
+    (int8 1.8e-4 here). float32 differs only by float32 rounding (1 ulp, 1.5e-8 here)."""
+    predictor = load_predictor(run_dir, backend)
+    exact = backend.endswith(("int8", "bf16"))
+    alone = predictor.predict_probs([TEXT])[0]
+    batches = [[TEXT, *OTHERS[:k]] for k in range(1, len(OTHERS) + 1)]
+    for texts in [*batches, [*OTHERS, TEXT]]:
+        together = predictor.predict_probs(texts)[texts.index(TEXT)]
+        np.testing.assert_allclose(together, alone, rtol=0, atol=0 if exact else 1e-6)
+
+
+def test_every_tool_gives_the_same_answer_by_default(run_dir: Path) -> None:
+    """src.predict (checkpoint), src.onnx_predict, src.serve and the Python API with their
+    default settings: the same labels, probabilities within PROB_TOLERANCE."""
+    texts = [TEXT, *OTHERS]
+    checkpoint = CheckpointPredictor(run_dir).predict(texts)
+    onnx = load_predictor(run_dir / "export" / "onnx").predict(texts)
+    api = load_predictor(run_dir).predict(texts)
+    with TestClient(create_app(run_dir)) as client:
+        served = client.post("/predict", json={"texts": [TEXT]}).json()["predictions"]
+    answers = {"onnx_predict": onnx, "api": api, "serve": served}
+    for tool, predictions in answers.items():
+        for got, want in zip(predictions, checkpoint, strict=False):
+            assert got["labels"] == want["labels"], tool
+            for label, score in want["probabilities"].items():
+                assert abs(got["probabilities"][label] - score) <= PROB_TOLERANCE, (tool, label)
+
+
+def test_quantisation_states_a_verdict_and_auto_skips_a_failed_int8(
+    run_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    report = json.loads((run_dir / "export" / "onnx" / "quantization.json").read_text())
+    assert report["verdict"] == "pass" and report["max_abs_prob_diff"] <= PROB_TOLERANCE
+    assert report["tolerance"] == {"max_abs_prob_diff": PROB_TOLERANCE}
+    assert load_predictor(run_dir / "export" / "onnx", measured_file=None).name == "onnx-int8"
+
+    monkeypatch.setattr(exporter, "PROB_TOLERANCE", 0.0)  # any drift fails
+    out = export_run(run_dir, "onnx", tmp_path / "failed", quantize=True, eval_max_rows=None)
+    report = json.loads((out / "quantization.json").read_text())
+    assert report["verdict"] == "fail" and "will not serve int8" in report["verdict_reason"]
+    chosen = load_predictor(out, measured_file=None)
+    assert chosen.name == "onnx-fp32" and "onnx-int8 left out" in chosen.choice
+    assert load_predictor(out, "onnx-int8").name == "onnx-int8"  # asked for by name, it runs
