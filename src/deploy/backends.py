@@ -85,12 +85,6 @@ def cpu_flags() -> frozenset[str]:
     return frozenset()
 
 
-def bf16_matrix_units() -> bool:
-    """Whether the CPU has bf16 matrix units (AMX). AVX512-BF16 alone is not enough: without
-    AMX, int8 served faster than bf16 (benchmarks/README.md, "Inference")."""
-    return "amx_bf16" in cpu_flags()
-
-
 def cuda_available() -> bool:
     """A CUDA GPU PyTorch can use (imports torch: call only where PyTorch may run)."""
     if not torch_installed():
@@ -98,15 +92,6 @@ def cuda_available() -> bool:
     import torch
 
     return torch.cuda.is_available()
-
-
-def native_bf16() -> bool:
-    """Whether bf16 autocast is the fast path here: a CUDA GPU with bf16, or a CPU with AMX."""
-    if cuda_available():
-        import torch
-
-        return torch.cuda.is_bf16_supported()
-    return bf16_matrix_units()
 
 
 def machine() -> dict[str, Any]:
