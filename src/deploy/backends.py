@@ -26,7 +26,6 @@ import importlib.util
 import json
 import os
 import platform
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -70,19 +69,6 @@ def check_backend(backend: str, allowed: tuple[str, ...] = (AUTO, *BACKENDS)) ->
 # -- what this machine has ----------------------------------------------------------------------
 def torch_installed() -> bool:
     return importlib.util.find_spec("torch") is not None
-
-
-@cache
-def cpu_flags() -> frozenset[str]:
-    """The CPU's feature flags (Linux ``/proc/cpuinfo``; empty elsewhere)."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return frozenset()
-    for line in text.splitlines():
-        if line.startswith(("flags", "Features")):
-            return frozenset(line.partition(":")[2].split())
-    return frozenset()
 
 
 def cuda_available() -> bool:
