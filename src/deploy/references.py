@@ -23,7 +23,7 @@ from src.deploy.backends import (
     choose_backend,
     torch_installed,
 )
-from src.deploy.folder import EXPORT_CONFIG, export_folders, open_export_folder, read_json
+from src.deploy.folder import export_folders, open_export_folder, read_export_config
 from src.deploy.predictors import ONNX_VARIANTS, OnnxPredictor, Predictor
 from src.errors import TextlabError
 from src.tasks.output import TUNED
@@ -65,10 +65,10 @@ def load_predictor(
     """
     check_backend(backend, (AUTO, *allowed))
     offers: dict[str, Path] = {}
-    for folder in export_folders(reference, log_dir):
-        for name in offered_backends(read_json(folder / EXPORT_CONFIG)):
+    for found in export_folders(reference, log_dir):
+        for name in offered_backends(read_export_config(found)):
             if name in allowed:
-                offers.setdefault(name, folder)
+                offers.setdefault(name, found)
     if backend == AUTO:
         if not offers:
             raise TextlabError(
@@ -85,11 +85,25 @@ def load_predictor(
     else:
         why = "asked for"
     folder = open_export_folder(offers[backend])
-    if BACKENDS[backend] == "onnx":
-        predictor: Predictor = OnnxPredictor(folder, ONNX_VARIANTS[backend], batch_size, thresholds)
-    else:
-        from src.deploy.torch_predictors import TorchPredictor
+    try:
+        if BACKENDS[backend] == "onnx":
+            predictor: Predictor = OnnxPredictor(
+                folder, ONNX_VARIANTS[backend], batch_size, thresholds
+            )
+        else:
+            from src.deploy.torch_predictors import TorchPredictor
 
-        predictor = TorchPredictor.from_export(folder, PRECISIONS[backend], batch_size, thresholds)
+            predictor = TorchPredictor.from_export(
+                folder, PRECISIONS[backend], batch_size, thresholds
+            )
+    except TextlabError:
+        raise
+    except Exception as err:  # noqa: BLE001  (a crafted folder fails in any library)
+        reason = " ".join(str(err).split())[:240]
+        raise TextlabError(
+            f"export folder {folder.path} cannot be loaded ({type(err).__name__}: {reason}); "
+            "export the model again"
+        ) from None
+    predictor.check_model(folder.path)
     predictor.choice = why
     return predictor

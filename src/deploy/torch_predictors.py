@@ -25,7 +25,7 @@ from src.deploy.folder import (
     HEAD_FILE,
     ExportFolder,
     TextEncoder,
-    read_json,
+    read_export_config,
     task_name_of,
 )
 from src.deploy.predictors import Predictor, folder_about
@@ -84,7 +84,7 @@ def load_hf_model(export_dir: str | Path) -> EncoderModule:
     from transformers import AutoModel
 
     export_dir = Path(export_dir)
-    config = read_json(export_dir / EXPORT_CONFIG)
+    config = read_export_config(export_dir)
     task_options = ExportFolder(export_dir, config, {}).task_options
     task = task_class(task_name_of(config))(**task_options)
     options: dict[str, Any] = {"dropout": config["dropout"]}
@@ -92,7 +92,7 @@ def load_hf_model(export_dir: str | Path) -> EncoderModule:
         options.update(pooling=config["pooling"], pooling_layers=config.get("pooling_layers", 4))
     if config.get("mix_layers") is not None:
         options["mix_layers"] = config["mix_layers"]
-    encoder = AutoModel.from_pretrained(export_dir)
+    encoder = AutoModel.from_pretrained(export_dir, use_safetensors=True)
     model = MODELS[task.output](encoder, task, list(config["label_names"]), **options)
     state = load_file(str(export_dir / HEAD_FILE))
     if "task_name" not in config:
