@@ -78,8 +78,8 @@ def _strings(values: Sequence[Any], name: str, non_blank: bool) -> list[str]:
     blank = [i for i, text in enumerate(values) if non_blank and is_blank(text)]
     if blank:
         raise TextlabError(
-            f"{name} {blank[:10]} are empty or only whitespace and invisible characters "
-            "(such as zero-width spaces); send texts with something to read"
+            f"{name} {blank[:10]} are empty or whitespace only (invisible characters such as "
+            "zero-width spaces count as whitespace); send non-empty texts"
         )
     invalid = [i for i, text in enumerate(values) if not _valid_unicode(text)]
     if invalid:

@@ -89,7 +89,7 @@ def test_zero_width_lines_are_blank_for_the_command_lines_too() -> None:
     from src.deploy.predictors import check_texts, is_blank
 
     assert is_blank("\u200b \u2060\ufeff\u200e") and not is_blank("a\u200b")
-    with pytest.raises(TextlabError, match="invisible"):
+    with pytest.raises(TextlabError, match="empty or whitespace only"):
         check_texts(["ok", "\u200b"])
 
 
