@@ -99,7 +99,9 @@ class ErrorResponse(BaseModel):
     detail: str
 
 
-BAD_REQUEST = {code: {"model": ErrorResponse} for code in (400, 401, 408, 413, 415, 422, 500, 503)}
+BAD_REQUEST: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorResponse} for code in (400, 401, 408, 413, 415, 422, 500, 503)
+}
 
 
 # -- bad requests -----------------------------------------------------------------------------
