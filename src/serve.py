@@ -3,10 +3,14 @@ the HTTP prediction service (``src.deploy.service``).
 
 ``export_dir``: an export folder, or a run (folder, ``latest``, ``latest:<task_name>``) whose
 ``export/onnx`` and ``export/hf`` folders offer the backends; ``backend=auto`` serves the fastest
-one measured on this machine (``src.deploy.backends``).
+one measured on this machine (``src.deploy.backends``). What clients may hold (connections,
+time, bytes) is bounded (``src.deploy.limits``); ``token`` (or ``TEXTLAB_SERVE_TOKEN``)
+requires a bearer token on every path but ``/health``.
 """
 
+import os
 import socket
+import sys
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -27,13 +31,26 @@ class ServeSchema:
     batch_size: int = 32
     max_texts: int = 64
     max_body_bytes: int = 1_000_000
+    batch_tokens: int = 2048
+    max_connections: int = 64
+    timeout_keep_alive: float = 5.0
+    timeout_request: float = 10.0
+    token: str | None = None
     rules: ClassVar[dict[str, Rule]] = {
         "port": (lambda v: 1 <= v <= 65535, "an integer in [1, 65535]"),
         "backend": one_of(AUTO, *BACKENDS),
         "batch_size": at_least(1),
         "max_texts": at_least(1),
         "max_body_bytes": at_least(1),
+        "batch_tokens": at_least(1),
+        "max_connections": at_least(2),
+        "timeout_keep_alive": (lambda v: v > 0, "a number of seconds > 0"),
+        "timeout_request": (lambda v: v > 0, "a number of seconds > 0"),
     }
+
+
+#: the environment variable a token may come from (kept out of the command line and logs)
+TOKEN_VARIABLE = "TEXTLAB_SERVE_TOKEN"
 
 
 def check_listen(host: str, port: int) -> None:
@@ -59,12 +76,17 @@ def main(cfg: DictConfig) -> None:
     passive_threads()  # before torch loads
     import uvicorn
 
+    from src.deploy.limits import ensure_open_files, exposure_warning, uvicorn_options
     from src.deploy.service import create_app
 
     with report_user_errors():
         settings = validated(cfg, ServeSchema)
+        token = settings.token or os.environ.get(TOKEN_VARIABLE) or None
         export_folders(cfg.get("export_dir"), cfg.paths.log_dir)  # a wrong path first
         check_listen(settings.host, settings.port)
+        problem = ensure_open_files(settings.max_connections)
+        if problem:
+            raise TextlabError(problem)
         app = create_app(
             cfg.get("export_dir"),
             max_texts=settings.max_texts,
@@ -73,11 +95,27 @@ def main(cfg: DictConfig) -> None:
             backend=settings.backend,
             thresholds=cfg.thresholds,
             log_dir=cfg.paths.log_dir,
+            token=token,
+            timeout_request_s=settings.timeout_request,
+            batch_tokens=settings.batch_tokens,
         )
+    warning = exposure_warning(settings.host, settings.port, token)
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
     print(
-        f"serving {app.state.predictor.name} on http://{settings.host}:{settings.port}", flush=True
+        f"serving {app.state.predictor.name} on http://{settings.host}:{settings.port}"
+        + (" (token required)" if token else ""),
+        flush=True,
     )
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        **uvicorn_options(
+            settings.max_connections, settings.timeout_keep_alive, settings.timeout_request
+        ),
+    )
 
 
 if __name__ == "__main__":

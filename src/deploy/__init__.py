@@ -6,6 +6,7 @@ layout ``folder`` reads back; ``predictors`` turns texts into the predictions of
 without torch; ``torch_predictors`` runs PyTorch in fp32 or bf16 (HF exports, and a run's
 checkpoint directly); ``backends`` names the backends and picks one for ``backend=auto``;
 ``references`` opens an export folder or a run with one of them (``load_predictor``);
-``service`` serves it over HTTP. The entry points are ``python -m src.export``,
+``service`` serves it over HTTP, and ``limits`` bounds what its clients can hold (time,
+connections, bytes) and checks its optional token. The entry points are ``python -m src.export``,
 ``src.onnx_predict``, ``src.predict`` and ``src.serve`` (docs/serving.md).
 """

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+import unicodedata
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -31,19 +32,24 @@ ONNX_VARIANTS = {"onnx-fp32": "fp32", "onnx-int8": "int8"}
 
 
 def check_texts(texts: Sequence[Any]) -> list[str]:
-    """The texts, or a one-line error naming the first ones that are not non-empty, valid
+    """The texts, or a one-line error naming the first ones that are not non-blank, valid
     Unicode strings (a lone surrogate such as ``"\\ud800"`` cannot be tokenised or printed)."""
     return _strings(texts, "texts", non_blank=True)
 
 
 def check_contexts(
-    contexts: Sequence[Any] | None, texts: int, output: OutputFormat
+    contexts: Sequence[Any] | None, texts: int, output: OutputFormat, context_sentences: int = 1
 ) -> list[str] | None:
-    """None, or one valid Unicode string per text (empty: no context) for a format that reads
-    contexts; else a one-line error."""
+    """None, or one valid Unicode string per text (empty: no context) for a model that reads
+    contexts (a tagger trained with ``data.context_sentences`` > 0); else a one-line error."""
     if contexts is None:
         return None
     output.check_contexts(contexts)
+    if context_sentences < 1:
+        raise TextlabError(
+            "context is read by taggers trained with data.context_sentences > 0; this one was "
+            "trained on sentences alone (context_sentences=0), so send the texts alone"
+        )
     contexts = _strings(contexts, "contexts", non_blank=False)
     if len(contexts) != texts:
         raise TextlabError(
@@ -53,16 +59,27 @@ def check_contexts(
     return contexts
 
 
+#: characters nobody sees: whitespace, control and format characters (zero-width space,
+#: joiners, the byte-order mark, direction marks)
+INVISIBLE = {"Cc", "Cf", "Zs", "Zl", "Zp"}
+
+
+def is_blank(text: str) -> bool:
+    """Whether a text has nothing to read: empty, or only whitespace and invisible characters."""
+    return all(char.isspace() or unicodedata.category(char) in INVISIBLE for char in text)
+
+
 def _strings(values: Sequence[Any], name: str, non_blank: bool) -> list[str]:
     if isinstance(values, str) or not isinstance(values, Sequence):
         raise TextlabError(f"{name} must be a list of strings, got {type(values).__name__}")
     not_text = [i for i, text in enumerate(values) if not isinstance(text, str)]
     if not_text:
         raise TextlabError(f"{name} {not_text[:10]} are not strings; send strings only")
-    blank = [i for i, text in enumerate(values) if non_blank and not text.strip()]
+    blank = [i for i, text in enumerate(values) if non_blank and is_blank(text)]
     if blank:
         raise TextlabError(
-            f"{name} {blank[:10]} are empty or whitespace only; send non-empty texts"
+            f"{name} {blank[:10]} are empty or whitespace only (invisible characters such as "
+            "zero-width spaces count as whitespace); send non-empty texts"
         )
     invalid = [i for i, text in enumerate(values) if not _valid_unicode(text)]
     if invalid:
@@ -111,6 +128,14 @@ class Predictor(ABC):
         self.batch_size = batch_size
         #: what the model is (task, backbone, max_length, where it came from)
         self.about = dict(about or {})
+        #: token ids from this one up are refused (422) before the model reads them: the
+        #: model was checked to read every id below it (:meth:`check_model`); None: unchecked
+        self.id_limit: int | None = None
+
+    @property
+    def context_sentences(self) -> int:
+        """Sentences before each text the model was trained to read (0: the texts alone)."""
+        return int(self.about.get("context_sentences") or 0)
 
     @property
     def task_name(self) -> str:
@@ -148,12 +173,50 @@ class Predictor(ABC):
         out: list[np.ndarray] = [np.zeros(0, np.float32)] * len(inputs)
         for index in self.batches([len(given.ids) for given in inputs]):
             batch = self.encoder.pad([inputs[i].ids for i in index])
-            probs = self.output.probabilities(
-                self.logits(batch["input_ids"], batch["attention_mask"])
-            )
+            self._check_ids(batch["input_ids"])
+            logits = self.logits(batch["input_ids"], batch["attention_mask"])
+            self._check_logits(logits, batch["input_ids"].shape)
+            probs = self.output.probabilities(logits)
             for row, i in enumerate(index):
                 out[i] = probs[row] if self.output.per_text else probs[row, : len(inputs[i].ids)]
         return out
+
+    def _check_ids(self, input_ids: np.ndarray) -> None:
+        if self.id_limit is not None and input_ids.size and int(input_ids.max()) >= self.id_limit:
+            raise TextlabError(
+                f"the tokenizer gave token id {int(input_ids.max())}, outside the "
+                f"{self.id_limit} ids the model reads; this text cannot be predicted"
+            )
+
+    def _check_logits(self, logits: np.ndarray, shape: tuple[int, ...]) -> None:
+        """Logits of the shape the task and labels say (a crafted model may give others)."""
+        labels = len(self.labels.names)
+        want = (shape[0], labels) if self.output.per_text else (*shape, labels)
+        if tuple(np.shape(logits)) != want:
+            raise TextlabError(
+                f"the model gave logits of shape {tuple(np.shape(logits))}, not {want} "
+                f"({labels} labels); export the model again"
+            )
+
+    def check_model(self, where: str | Path) -> None:
+        """Refuse in one line a model that cannot read every id its tokenizer gives (the
+        vocabulary, the special tokens, the padding id) or whose logits do not match its
+        labels: one call on two padded rows holding the largest id, then a whole prediction.
+        Afterwards ids beyond those checked are refused per request (:attr:`id_limit`)."""
+        try:
+            largest = self.encoder.largest_id()
+            probe = self.encode(["a"])[0].ids
+            batch = self.encoder.pad([[*probe[:-1], largest, probe[-1]], probe])
+            logits = self.logits(batch["input_ids"], batch["attention_mask"])
+            self._check_logits(logits, batch["input_ids"].shape)
+            self.id_limit = largest + 1
+            self.predict_unchecked(["a check"])
+        except Exception as err:  # noqa: BLE001  (a crafted model fails in any library)
+            reason = " ".join(str(err).split())[:240]
+            raise TextlabError(
+                f"export folder {where}: its model does not run on its own tokenizer's ids "
+                f"({type(err).__name__}: {reason}); export the model again"
+            ) from None
 
     def predict_probs(self, texts: Sequence[str]) -> np.ndarray:
         """float32 ``[len(texts), labels]`` probabilities (sequence classifiers)."""
@@ -172,14 +235,30 @@ class Predictor(ABC):
         taggers): the text before each one, read but not tagged (for models trained with
         ``data.context_sentences``)."""
         texts = check_texts(texts)
-        return self.predict_unchecked(texts, check_contexts(contexts, len(texts), self.output))
+        return self.predict_unchecked(texts, self.check_contexts(contexts, len(texts)))
+
+    def check_contexts(self, contexts: Sequence[Any] | None, texts: int) -> list[str] | None:
+        """None or one string per text, for a model trained to read contexts; else one line."""
+        return check_contexts(contexts, texts, self.output, self.context_sentences)
+
+    def encode(
+        self, texts: Sequence[str], contexts: Sequence[str] | None = None
+    ) -> list[ModelInput]:
+        """What the model reads of each text (the part of it within ``max_length`` tokens)."""
+        return self.output.inputs(self.encoder, texts, contexts)
+
+    def finish(
+        self, texts: Sequence[str], inputs: Sequence[ModelInput], probs: Sequence[np.ndarray]
+    ) -> list[dict[str, Any]]:
+        """The predictions (the task's JSON) of texts from their probabilities."""
+        return self.output.predictions(texts, inputs, probs, self.labels)
 
     def predict_unchecked(
         self, texts: Sequence[str], contexts: Sequence[str] | None = None
     ) -> list[dict[str, Any]]:
         """:meth:`predict` for texts already checked (empty texts allowed)."""
-        inputs = self.output.inputs(self.encoder, texts, contexts)
-        return self.output.predictions(texts, inputs, self.probabilities_of(inputs), self.labels)
+        inputs = self.encode(texts, contexts)
+        return self.finish(texts, inputs, self.probabilities_of(inputs))
 
 
 def folder_about(folder: ExportFolder) -> dict[str, Any]:
@@ -232,11 +311,24 @@ class OnnxPredictor(Predictor):
         if not spin:  # idle threads sleep: spinning stalls on cores shared with other work
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         providers = [p for p in ("CUDAExecutionProvider",) if p in ort.get_available_providers()]
-        self.session = ort.InferenceSession(
-            str(folder.path / files[variant]),
-            options,
-            providers=[*providers, "CPUExecutionProvider"],
-        )
+        model_file = folder.path / files[variant]
+        try:
+            self.session = ort.InferenceSession(
+                str(model_file), options, providers=[*providers, "CPUExecutionProvider"]
+            )
+        except Exception as err:  # noqa: BLE001  (onnxruntime raises its own, untyped errors)
+            reason = " ".join(str(err).split())[:200]
+            raise TextlabError(
+                f"{model_file} is not an ONNX model onnxruntime can run ({reason}); "
+                "export the model again"
+            ) from None
+        names = sorted(given.name for given in self.session.get_inputs())
+        outputs = [given.name for given in self.session.get_outputs()]
+        if names != ["attention_mask", "input_ids"] or "logits" not in outputs:
+            raise TextlabError(
+                f"{model_file} maps {names} to {outputs[:3]}, not input_ids and attention_mask "
+                "to logits; export the model again"
+            )
         self.name = f"onnx-{variant}"
 
     def logits(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
@@ -307,7 +399,7 @@ def texts_from_stream(stream: TextIO, name: str) -> list[str]:
 
 
 def _non_blank(lines: Iterable[str], name: str) -> list[str]:
-    texts = [line for line in lines if line.strip()]
+    texts = [line for line in lines if not is_blank(line)]
     if not texts:
         raise TextlabError(f"{name} has no non-blank line to predict")
     return texts

@@ -24,10 +24,10 @@ from src.deploy.backends import (
     torch_installed,
 )
 from src.deploy.folder import (
-    EXPORT_CONFIG,
     QUANTIZATION,
     export_folders,
     open_export_folder,
+    read_export_config,
     read_json,
 )
 from src.deploy.predictors import ONNX_VARIANTS, OnnxPredictor, Predictor
@@ -85,10 +85,10 @@ def load_predictor(
     """
     check_backend(backend, (AUTO, *allowed))
     offers: dict[str, Path] = {}
-    for folder in export_folders(reference, log_dir):
-        for name in offered_backends(read_json(folder / EXPORT_CONFIG)):
+    for found in export_folders(reference, log_dir):
+        for name in offered_backends(read_export_config(found)):
             if name in allowed:
-                offers.setdefault(name, folder)
+                offers.setdefault(name, found)
     if backend == AUTO:
         unchecked = int8_not_passed(offers)
         offers = {name: folder for name, folder in offers.items() if name not in unchecked}
@@ -108,12 +108,26 @@ def load_predictor(
         )
     else:
         why = "asked for"
-    export = open_export_folder(offers[backend])
-    if BACKENDS[backend] == "onnx":
-        predictor: Predictor = OnnxPredictor(export, ONNX_VARIANTS[backend], batch_size, thresholds)
-    else:
-        from src.deploy.torch_predictors import TorchPredictor
+    folder = open_export_folder(offers[backend])
+    try:
+        if BACKENDS[backend] == "onnx":
+            predictor: Predictor = OnnxPredictor(
+                folder, ONNX_VARIANTS[backend], batch_size, thresholds
+            )
+        else:
+            from src.deploy.torch_predictors import TorchPredictor
 
-        predictor = TorchPredictor.from_export(export, PRECISIONS[backend], batch_size, thresholds)
+            predictor = TorchPredictor.from_export(
+                folder, PRECISIONS[backend], batch_size, thresholds
+            )
+    except TextlabError:
+        raise
+    except Exception as err:  # noqa: BLE001  (a crafted folder fails in any library)
+        reason = " ".join(str(err).split())[:240]
+        raise TextlabError(
+            f"export folder {folder.path} cannot be loaded ({type(err).__name__}: {reason}); "
+            "export the model again"
+        ) from None
+    predictor.check_model(folder.path)
     predictor.choice = why
     return predictor

@@ -3,13 +3,14 @@
 Endpoints: ``POST /predict`` (the predictions of ``src.tasks.formats``, wrapped with the
 backend and task), ``GET /labels``, ``GET``/``HEAD /health``, and FastAPI's ``/openapi.json``
 and ``/docs``. Every task is served (multi-label, multi-class, token tagging). Every bad
-request gets a 4xx with a one-line ``detail`` (400 malformed JSON, 413 too large, 415 not JSON,
-422 wrong shape, type or text); none stops the process.
+request gets a 4xx with a one-line JSON ``detail`` (400 malformed JSON, 401 no token, 408 body
+too slow, 413 too large, 415 not JSON, 422 wrong shape, type or text); a request the model
+fails on gets 422 (bad input) or 500, in JSON, alone; none stops the process.
 
 One model call runs at a time (the cores are the model's); requests that arrive while it
-runs wait in a queue and are merged into the next call (up to ``batch_size`` texts), so
-concurrent single-text clients share batches instead of queueing one by one.
-``python -m src.serve`` runs :func:`create_app` under uvicorn; tests use it with TestClient.
+runs wait and are merged into the next batches (:class:`Batcher`), which a big request cannot
+monopolise. ``python -m src.serve`` runs :func:`create_app` under uvicorn
+(``src.deploy.limits`` bounds what clients can hold); tests use it with TestClient.
 """
 
 from __future__ import annotations
@@ -29,10 +30,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 from starlette.exceptions import HTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from src.deploy.backends import AUTO
-from src.deploy.predictors import Predictor, check_contexts, check_texts
+from src.deploy.limits import BearerToken, BodyLimits, printable
+from src.deploy.predictors import check_texts
 from src.deploy.references import load_predictor
 from src.errors import TextlabError
 from src.tasks.formats import Prediction
@@ -99,68 +100,13 @@ class ErrorResponse(BaseModel):
 
 
 BAD_REQUEST: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorResponse} for code in (400, 413, 415, 422)
+    code: {"model": ErrorResponse} for code in (400, 401, 408, 413, 415, 422, 500, 503)
 }
 
 
 # -- bad requests -----------------------------------------------------------------------------
-def printable(text: str, limit: int = 200) -> str:
-    """Text safe to put in a JSON answer (no lone surrogates) and short."""
-    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
-    return text if len(text) <= limit else text[:limit] + "..."
-
-
 def error(status: int, detail: str) -> JSONResponse:
     return JSONResponse({"detail": printable(" ".join(detail.split()), 1000)}, status)
-
-
-class BodySizeLimit:
-    """Pure ASGI middleware rejecting bodies over ``max_bytes`` with 413 before anything
-    parses them: the declared Content-Length first, then the bytes actually received (a
-    chunked body declares none), so an oversized body is never read past the limit."""
-
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def _reject(self, scope: Scope, receive: Receive, send: Send, size: str) -> None:
-        detail = f"request body is {size} bytes, over the {self.max_bytes}-byte limit; send less"
-        await error(413, detail)(scope, receive, send)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope["headers"]).get(b"content-length", b"")
-        if declared.isdigit() and int(declared) > self.max_bytes:
-            await self._reject(scope, receive, send, declared.decode())
-            return
-        chunks, size, more = [], 0, True
-        while more:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_bytes:
-                await self._reject(scope, receive, send, f"over {size}")
-                return
-            chunks.append(chunk)
-            more = message.get("more_body", False)
-        pending: dict[str, Any] | None = {
-            "type": "http.request",
-            "body": b"".join(chunks),
-            "more_body": False,
-        }
-
-        async def replay() -> Message:
-            nonlocal pending
-            if pending is not None:
-                message, pending = pending, None
-                return message
-            return await receive()
-
-        await self.app(scope, replay, send)
 
 
 def _where(loc: tuple) -> str:
@@ -190,23 +136,55 @@ async def http_error(request: Request, exc: Exception) -> JSONResponse:
     return error(exc.status_code, str(exc.detail))
 
 
+async def server_error(request: Request, exc: Exception) -> JSONResponse:
+    """Anything unforeseen: 500 with a JSON line, never Starlette's plain-text page."""
+    return error(500, f"internal error ({type(exc).__name__}); the service goes on")
+
+
 # -- merging concurrent requests --------------------------------------------------------------
-@dataclass
+#: tokens (the model's input, unpadded) one batch of the service holds at most, past its first
+#: text: the longest a request waits for the batch in progress
+BATCH_TOKENS = 2048
+
+
+@dataclass(eq=False)  # hashable by identity
 class _Job:
     texts: list[str]
     contexts: list[str] | None = None
     future: Future = field(default_factory=Future)
+    #: what the model reads of each text (encoded when the model thread takes the job)
+    inputs: list[Any] = field(default_factory=list)
+    probs: list[Any] = field(default_factory=list)
+    #: texts handed to the model so far
+    taken: int = 0
+
+
+def _settle(future: Future, result: Any = None, error: BaseException | None = None) -> None:
+    """Hand a request its answer (unless its client gave up and cancelled it)."""
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
 
 
 class Batcher:
-    """A worker thread that owns the model: it takes the oldest request and every request
-    queued behind it (up to ``max_texts`` texts in all), predicts them in one call and hands
-    each request its share. Nothing waits on purpose: a lone request runs at once."""
+    """A worker thread that owns the model. Requests are encoded as the thread takes them
+    (only what the model reads of each text, ``TextEncoder``), then run in batches of at most
+    ``max_texts`` texts and ``max_tokens`` tokens, filled round robin from the waiting
+    requests (one text of each in turn, the least served and then the shortest first): a big
+    request is split over several batches, and a short one arriving meanwhile rides in the
+    next batch instead of waiting for all of it, while big ones still advance every batch.
+    Nothing waits on purpose: a lone request runs at once. A batch that fails is run
+    again request by request, so only the request that fails gets the error."""
 
-    def __init__(self, predictor: Predictor, max_texts: int) -> None:
+    def __init__(self, predictor: Any, max_texts: int, max_tokens: int = BATCH_TOKENS) -> None:
         self.predictor = predictor
         self.max_texts = max_texts
+        self.max_tokens = max_tokens
         self.jobs: queue.Queue[_Job | None] = queue.Queue()
+        self.waiting: list[_Job] = []  # the model thread's own
         self.thread = threading.Thread(target=self._work, name="model", daemon=True)
         self.thread.start()
 
@@ -219,39 +197,90 @@ class Batcher:
         self.jobs.put(None)
         self.thread.join(timeout=30)
 
-    def _take(self) -> list[_Job] | None:
-        first = self.jobs.get()
-        if first is None:
-            return None
-        taken, count = [first], len(first.texts)
-        while count < self.max_texts:
+    def _admit(self, job: _Job) -> None:
+        try:
+            job.inputs = self.predictor.encode(job.texts, job.contexts)
+        except BaseException as err:  # noqa: BLE001  (this request's alone)
+            _settle(job.future, error=err)
+            return
+        job.probs = [None] * len(job.texts)
+        self.waiting.append(job)
+
+    def _collect(self) -> bool:
+        """Take the requests queued so far (waiting for one when none is); False: stop."""
+        while True:
             try:
-                job = self.jobs.get_nowait()
+                job = self.jobs.get(block=not self.waiting)
             except queue.Empty:
-                break
+                return True
             if job is None:
-                self.jobs.put(None)  # stop after this batch
-                break
-            taken.append(job)
-            count += len(job.texts)
-        return taken
+                return False
+            self._admit(job)
+
+    def plan(self) -> list[tuple[_Job, int]]:
+        """The next batch: (request, text index) pairs, round robin over the waiting requests."""
+        self.waiting = [job for job in self.waiting if not job.future.done()]  # cancelled
+        batch: list[tuple[_Job, int]] = []
+        tokens = 0
+        cursor = {id(job): job.taken for job in self.waiting}
+        # the least served first, then the shortest: a request that just came (short ones
+        # above all) goes before the rest of requests already under way
+        order = sorted(self.waiting, key=lambda job: (job.taken, len(job.texts)))
+        while True:
+            added = False
+            for job in order:
+                i = cursor[id(job)]
+                if i >= len(job.texts):
+                    continue
+                cost = len(job.inputs[i].ids)
+                if batch and (len(batch) >= self.max_texts or tokens + cost > self.max_tokens):
+                    return batch
+                batch.append((job, i))
+                tokens += cost
+                cursor[id(job)] = i + 1
+                added = True
+            if not added:
+                return batch
+
+    def _run(self, batch: list[tuple[_Job, int]]) -> None:
+        for job, _ in batch:
+            job.taken += 1
+        try:
+            probs = self.predictor.probabilities_of([job.inputs[i] for job, i in batch])
+        except BaseException:  # noqa: BLE001  (find the request that fails: each alone)
+            for job in dict.fromkeys(job for job, _ in batch):
+                mine = [i for other, i in batch if other is job]
+                try:
+                    for i, p in zip(mine, self.predictor.probabilities_of(
+                        [job.inputs[i] for i in mine]), strict=True):  # fmt: skip
+                        job.probs[i] = p
+                except BaseException as err:  # noqa: BLE001
+                    _settle(job.future, error=err)
+            return
+        for (job, i), p in zip(batch, probs, strict=True):
+            job.probs[i] = p
+
+    def _finish(self) -> None:
+        for job in [job for job in self.waiting if job.taken == len(job.texts)]:
+            self.waiting.remove(job)
+            if job.future.done():
+                continue
+            try:
+                _settle(job.future, self.predictor.finish(job.texts, job.inputs, job.probs))
+            except BaseException as err:  # noqa: BLE001
+                _settle(job.future, error=err)
 
     def _work(self) -> None:
-        while (taken := self._take()) is not None:
-            texts = [text for job in taken for text in job.texts]
-            contexts = None  # an empty context changes nothing, so jobs without one mix in
-            if any(job.contexts is not None for job in taken):
-                contexts = [c for job in taken for c in job.contexts or [""] * len(job.texts)]
+        while self._collect():
             try:
-                predictions = self.predictor.predict_unchecked(texts, contexts)
-            except BaseException as err:  # noqa: BLE001  (handed to the waiting requests)
-                for job in taken:
-                    job.future.set_exception(err)
-                continue
-            start = 0
-            for job in taken:
-                job.future.set_result(predictions[start : start + len(job.texts)])
-                start += len(job.texts)
+                batch = self.plan()
+                if batch:
+                    self._run(batch)
+                self._finish()
+            except BaseException as err:  # noqa: BLE001  (a bug here must not stop the thread)
+                for job in self.waiting:
+                    _settle(job.future, error=err)
+                self.waiting = []
 
 
 # -- the app ----------------------------------------------------------------------------------
@@ -263,19 +292,30 @@ def create_app(
     backend: str = AUTO,
     thresholds: Any = TUNED,
     log_dir: str | Path = "logs",
+    token: str | None = None,
+    timeout_request_s: float = 10.0,
+    batch_tokens: int = BATCH_TOKENS,
 ) -> FastAPI:
     """Load the model once and return the app (uvicorn serves it; tests use TestClient).
 
     ``export_dir``: an export folder, or a run (folder, checkpoint, ``latest``) whose exports
-    offer the backends; ``backend``: ``auto`` or one of ``src.deploy.backends.BACKENDS``.
+    offer the backends; ``backend``: ``auto`` or one of ``src.deploy.backends.BACKENDS``;
+    ``token``: every path but ``/health`` needs ``Authorization: Bearer <token>`` (None: no
+    authentication); ``timeout_request_s``: a body must arrive within this many seconds;
+    ``batch_tokens``: tokens one batch holds at most (:class:`Batcher`).
     """
-    for name, value in (("max_texts", max_texts), ("max_body_bytes", max_body_bytes)):
+    for name, value in (
+        ("max_texts", max_texts), ("max_body_bytes", max_body_bytes),
+        ("batch_tokens", batch_tokens),
+    ):  # fmt: skip
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise TextlabError(f"{name} must be an integer >= 1, got {value!r}")
+    if token is not None and not str(token).strip():
+        raise TextlabError("token is empty; set a secret string, or leave it unset (null)")
     predictor = load_predictor(export_dir, backend, batch_size, thresholds, log_dir)
     predictor.predict(["warm-up"])  # the first call of a backend is slow; not a request's
     about, labels = predictor.about, predictor.labels
-    batcher = Batcher(predictor, max(batch_size, 1))
+    batcher = Batcher(predictor, max(batch_size, 1), batch_tokens)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -289,9 +329,12 @@ def create_app(
         version="2",
         lifespan=lifespan,
     )
-    app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+    app.add_middleware(BodyLimits, max_bytes=max_body_bytes, timeout_s=timeout_request_s)
+    if token is not None:  # outermost: no body is read for a client without the token
+        app.add_middleware(BearerToken, token=str(token).strip())
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(Exception, server_error)
     app.state.predictor = predictor
 
     @app.post("/predict", response_model=PredictResponse, responses=BAD_REQUEST)
@@ -304,13 +347,15 @@ def create_app(
             )
         try:
             check_texts(texts)
-            contexts = check_contexts(request.context, len(texts), predictor.output)
+            contexts = predictor.check_contexts(request.context, len(texts))
         except TextlabError as err:
             return error(422, str(err))
         try:
             predictions = await asyncio.wrap_future(batcher.submit(texts, contexts))
         except TextlabError as err:
             return error(422, str(err))
+        except Exception as err:  # noqa: BLE001  (this request's alone; the service goes on)
+            return error(500, f"the model failed on this request ({type(err).__name__}: {err})")
         return {"backend": predictor.name, "task": predictor.task_name, "predictions": predictions}
 
     @app.get("/labels", response_model=LabelsResponse)

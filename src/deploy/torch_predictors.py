@@ -25,7 +25,7 @@ from src.deploy.folder import (
     HEAD_FILE,
     ExportFolder,
     TextEncoder,
-    read_json,
+    read_export_config,
     task_name_of,
 )
 from src.deploy.predictors import Predictor, folder_about, row_by_row
@@ -84,7 +84,7 @@ def load_hf_model(export_dir: str | Path) -> EncoderModule:
     from transformers import AutoModel
 
     export_dir = Path(export_dir)
-    config = read_json(export_dir / EXPORT_CONFIG)
+    config = read_export_config(export_dir)
     task_options = ExportFolder(export_dir, config, {}).task_options
     task = task_class(task_name_of(config))(**task_options)
     options: dict[str, Any] = {"dropout": config["dropout"]}
@@ -98,7 +98,7 @@ def load_hf_model(export_dir: str | Path) -> EncoderModule:
     hf_logging.set_verbosity_error()  # a stock-class export's classifier: not the encoder's
     hf_logging.disable_progress_bar()
     try:
-        encoder = AutoModel.from_pretrained(export_dir)
+        encoder = AutoModel.from_pretrained(export_dir, use_safetensors=True)
     finally:
         hf_logging.set_verbosity(verbosity)
         hf_logging.enable_progress_bar()

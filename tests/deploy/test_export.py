@@ -294,8 +294,11 @@ def test_export_errors_are_one_line(run_copy: Path, tmp_path: Path) -> None:
     assert out == run_copy.parent.parent / "export" / "onnx"
     assert export_run(run_copy, "onnx") == out  # re-exporting replaces an export
     assert sorted(p.name for p in out.parent.iterdir()) == ["onnx"]  # no temporary left
-    with open(out / "tokenizer_config.json", "a") as handle:
-        handle.write(" ")
+    original = (out / "tokenizer_config.json").read_bytes()
+    (out / "tokenizer_config.json").write_bytes(original + b" ")
+    with pytest.raises(TextlabError, match=r"tokenizer_config.json has \d+ bytes, not the \d+"):
+        open_export_folder(out)
+    (out / "tokenizer_config.json").write_bytes(original[:-1] + b" ")  # same size
     with pytest.raises(TextlabError, match="tokenizer_config.json has changed"):
         open_export_folder(out)
     (out / "model.onnx").unlink()

@@ -221,16 +221,23 @@ def test_auto_follows_this_machines_measurements(exported: dict, tmp_path: Path)
 
 def test_concurrent_requests_share_model_calls() -> None:
     """While the model runs, queued requests wait; the next call takes them all."""
+    from src.tasks.output import ModelInput
 
     class Slow:
         def __init__(self) -> None:
             self.calls: list[list[str]] = []
             self.release = threading.Event()
 
-        def predict_unchecked(self, texts: list[str], contexts=None) -> list[dict]:
-            self.calls.append(list(texts))
+        def encode(self, texts: list[str], contexts=None) -> list[ModelInput]:
+            return [ModelInput([1, 2], None, text) for text in texts]  # type: ignore[arg-type]
+
+        def probabilities_of(self, inputs: list[ModelInput]) -> list:
+            self.calls.append([given.words for given in inputs])
             self.release.wait(10)
-            return [{"text": text} for text in texts]
+            return [given.words for given in inputs]
+
+        def finish(self, texts, inputs, probs) -> list[dict]:
+            return [{"text": p} for p in probs]
 
     model = Slow()
     batcher = Batcher(model, max_texts=32)
@@ -287,15 +294,23 @@ TEXTS = [
 
 @pytest.fixture(scope="module")
 def task_runs(
-    tmp_path_factory: pytest.TempPathFactory, token_cache_dir: Path, emotion_dir: Path
+    tmp_path_factory: pytest.TempPathFactory,
+    token_cache_dir: Path,
+    emotion_dir: Path,
+    vua_dir: Path,
 ) -> dict[str, Path]:
-    """An untrained run of each task with its ONNX and HF exports."""
+    """An untrained run of each task with its ONNX and HF exports (and a tagger trained to
+    read the sentence before each one, ``token_context``)."""
     runs = {}
     for task, overrides in {
         "multilabel": [],
         "multiclass": ["data=emotion", f"data.data_dir={emotion_dir}"],
         "token": ["data=wnut17", "model=token_tagger"],
-    }.items():
+        "token_context": [
+            "data=vua_metaphor", f"data.data_dir={vua_dir}", "data.context_sentences=1",
+            "model=token_tagger",
+        ],
+    }.items():  # fmt: skip
         run = tmp_path_factory.mktemp(task) / "run"
         untrained_run(run, token_cache_dir, *overrides)
         export_run(run, "onnx")
@@ -361,7 +376,7 @@ def test_a_tagger_reads_each_texts_context(task_runs: dict[str, Path]) -> None:
     """``context`` (the sentences before a text, for taggers trained with
     data.context_sentences) is read before the text and never tagged; ONNX and PyTorch read it
     alike, an empty one changes nothing, and a bad one is refused."""
-    run = task_runs["token"]
+    run = task_runs["token_context"]
     texts = ["Empire State Building is tall", "He went to Paris"]
     contexts = ["We flew to New York and saw the Hudson .", ""]
     onnx = load_predictor(run, "onnx-fp32")
@@ -371,7 +386,7 @@ def test_a_tagger_reads_each_texts_context(task_runs: dict[str, Path]) -> None:
     assert len(read[0]) > len(alone[0]) and not np.allclose(read[0][-1], alone[0][-1])
     np.testing.assert_allclose(read[1], alone[1], atol=1e-6)  # "" is no context
     with TestClient(create_app(run, backend="pytorch-fp32")) as client:
-        assert client.get("/health").json()["context_sentences"] == 0  # trained without
+        assert client.get("/health").json()["context_sentences"] == 1
         served = client.post("/predict", json={"texts": texts, "context": contexts}).json()
         assert_same_json(served["predictions"], torch_fp32.predict(texts, contexts))
         assert_same_json(served["predictions"], onnx.predict(texts, contexts), "onnx")
