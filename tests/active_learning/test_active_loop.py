@@ -18,6 +18,7 @@ from src.active_learning import loop
 from src.active_learning.loop import Pool, run_active
 from src.active_learning.rounds import completed_rounds
 from src.active_learning.settings import ActiveSettings, build_strategy
+from src.active_learning.setup import check_supported
 from src.errors import TextlabError
 from tests.conftest import run_module
 
@@ -79,10 +80,10 @@ def test_bad_settings_are_one_line_errors(make_cfg) -> None:
         build_strategy(cfg.active)
     cfg = make_cfg("thresholds.metric=f-one", name="active", tiny=False)
     with pytest.raises(TextlabError, match="thresholds.metric must be f1, f2, .*, got 'f-one'"):
-        loop.check_supported(cfg)
+        check_supported(cfg)
     cfg = make_cfg("data=emotion", name="active", tiny=False)  # refused before any data is read
     with pytest.raises(TextlabError, match="needs a multi-label data set.*multiclass task"):
-        loop.check_supported(cfg)
+        check_supported(cfg)
 
 
 def test_two_round_loop_writes_rounds_and_checkpoints(active_cfg, tmp_path: Path) -> None:
@@ -276,7 +277,7 @@ def test_prior_bias_sets_each_fresh_head_to_the_labelled_priors(
 
     seen: list[tuple[np.ndarray, np.ndarray]] = []
 
-    def record_bias(cfg, model, train_split, rows, batch_size, pad_token_id) -> None:
+    def record_bias(build_trainer, model, train_split, rows, batch_size, pad_token_id) -> None:
         bias = model.output_layer().bias.detach().numpy().copy()
         seen.append((bias, train_split.labels[rows]))
         with torch.no_grad():  # what training would do: move the bias away from the prior
