@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as L
+from hydra.errors import InstantiationException
 from omegaconf import DictConfig
 
-from src.active_learning.settings import ActiveSettings, build_strategy
+from src.active_learning.settings import ActiveSettings
 from src.active_learning.strategies import Strategy
 from src.config import ThresholdsSchema, build, build_datamodule, resolved_dict, validated
 from src.errors import TextlabError
@@ -67,49 +68,59 @@ class ActiveSetup:
     make_datamodule: Callable[[], Any]
 
 
-def check_supported(cfg: DictConfig) -> ThresholdsSchema:
-    """Active learning here is for multi-label data (the strategies score one Bernoulli
-    variable per label, the rounds tune per-label thresholds); refuse anything else early.
-    Returns the checked ``thresholds`` settings."""
+def read_setup(cfg: DictConfig) -> ActiveSetup:
+    """The one place that reads an active-learning config; a bad value is a one-line error.
+
+    Checked in this order: the ``active`` settings, the strategy they name, that the data is
+    multi-label (the strategies score one Bernoulli variable per label, the rounds tune
+    per-label thresholds), the ``thresholds`` settings. Nothing is read from disk."""
+    active = cfg.active
+    names = list(active.strategies)
+    if active.strategy not in names:
+        raise TextlabError(
+            f"active.strategy={active.strategy!r} is unknown; use one of {', '.join(names)}"
+        )
+    settings: ActiveSettings = validated(active, ActiveSettings, "active")
+    try:
+        strategy: Strategy = build(active.strategies[active.strategy])
+    except (InstantiationException, ValueError) as err:
+        cause: BaseException = err
+        while cause.__cause__ is not None:
+            cause = cause.__cause__
+        raise TextlabError(f"active.strategies.{active.strategy}: {cause}") from None
     task = build(cfg.data.task)
     if not isinstance(task, MultilabelTask):
         raise TextlabError(
             f"active learning needs a multi-label data set (data=jigsaw, data=goemotions); "
             f"this one is a {task.name} task"
         )
-    return validated(cfg.thresholds, ThresholdsSchema, "thresholds")
-
-
-def read_setup(cfg: DictConfig) -> ActiveSetup:
-    """The one place that reads an active-learning config; a bad value is a one-line error."""
-    settings = ActiveSettings.from_cfg(cfg.active)
-    strategy = build_strategy(cfg.active)
-    recipe = RoundRecipe(
-        build_model=partial(build, cfg.model),
-        build_trainer=partial(
-            build,
-            cfg.trainer,
-            logger=False,
-            enable_checkpointing=False,
-            enable_progress_bar=False,
-            enable_model_summary=False,
-        ),
-        precision=str(cfg.trainer.precision),
-        accelerator=str(cfg.trainer.accelerator),
-        thresholds=check_supported(cfg),
-    )
+    thresholds: ThresholdsSchema = validated(cfg.thresholds, ThresholdsSchema, "thresholds")
     config = resolved_dict(cfg)
-    tracking = Tracking(
-        repos=aim_repos_in(cfg.get("logger")),
-        experiment=str(cfg.task_name),
-        tags=[str(tag) for tag in cfg.get("tags") or []],
-        config=config,
-    )
+    repos = aim_repos_in(cfg.get("logger"))
+    trainer = cfg.trainer
     return ActiveSetup(
         settings=settings,
         strategy=strategy,
-        recipe=recipe,
-        tracking=tracking,
+        recipe=RoundRecipe(
+            build_model=partial(build, cfg.model),
+            build_trainer=partial(
+                build,
+                trainer,
+                logger=False,
+                enable_checkpointing=False,
+                enable_progress_bar=False,
+                enable_model_summary=False,
+            ),
+            precision=str(trainer.precision),
+            accelerator=str(trainer.accelerator),
+            thresholds=thresholds,
+        ),
+        tracking=Tracking(
+            repos=repos,
+            experiment=str(cfg.task_name),
+            tags=[str(tag) for tag in cfg.get("tags") or []],
+            config=config,
+        ),
         run_dir=Path(settings.run_dir or cfg.paths.output_dir),
         seed=int(cfg.seed),
         data_target=str(cfg.data._target_),

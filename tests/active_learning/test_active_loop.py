@@ -17,8 +17,7 @@ from aim import Repo
 from src.active_learning import loop
 from src.active_learning.loop import Pool, run_active
 from src.active_learning.rounds import completed_rounds
-from src.active_learning.settings import ActiveSettings, build_strategy
-from src.active_learning.setup import check_supported
+from src.active_learning.setup import read_setup
 from src.errors import TextlabError
 from tests.conftest import run_module
 
@@ -64,26 +63,26 @@ def test_pool_never_reveals_a_row_twice() -> None:
 def test_every_strategy_config_builds(make_cfg, tmp_path: Path) -> None:
     for name in ("random", "entropy", "bald", "cvirs", "cardinality"):
         cfg = make_cfg(f"active.strategy={name}", name="active", tiny=False)
-        assert build_strategy(cfg.active).name == name
-        assert ActiveSettings.from_cfg(cfg.active).strategy == name
+        setup = read_setup(cfg)
+        assert setup.strategy.name == name and setup.settings.strategy == name
 
 
 def test_bad_settings_are_one_line_errors(make_cfg) -> None:
     cfg = make_cfg("active.strategy=margin", name="active", tiny=False)
     with pytest.raises(TextlabError, match="active.strategy='margin' is unknown; use one of"):
-        ActiveSettings.from_cfg(cfg.active)
+        read_setup(cfg)
     cfg = make_cfg("active.start=lukewarm", name="active", tiny=False)
     with pytest.raises(TextlabError, match="active.start must be one of cold, warm"):
-        ActiveSettings.from_cfg(cfg.active)
+        read_setup(cfg)
     cfg = make_cfg("active.strategy=bald", "active.mc_passes=1", name="active", tiny=False)
     with pytest.raises(TextlabError, match="active.strategies.bald: active.mc_passes"):
-        build_strategy(cfg.active)
+        read_setup(cfg)
     cfg = make_cfg("thresholds.metric=f-one", name="active", tiny=False)
     with pytest.raises(TextlabError, match="thresholds.metric must be f1, f2, .*, got 'f-one'"):
-        check_supported(cfg)
+        read_setup(cfg)
     cfg = make_cfg("data=emotion", name="active", tiny=False)  # refused before any data is read
     with pytest.raises(TextlabError, match="needs a multi-label data set.*multiclass task"):
-        check_supported(cfg)
+        read_setup(cfg)
 
 
 def test_two_round_loop_writes_rounds_and_checkpoints(active_cfg, tmp_path: Path) -> None:
@@ -295,4 +294,4 @@ def test_prior_bias_sets_each_fresh_head_to_the_labelled_priors(
                 expected = seen[0][0] + 1.0
             np.testing.assert_allclose(bias, expected, rtol=1e-5, atol=1e-5)
     with pytest.raises(TextlabError, match="active.prior_bias must be true or false"):
-        ActiveSettings.from_cfg(active_cfg("active.prior_bias=maybe", run_dir=tmp_path).active)
+        read_setup(active_cfg("active.prior_bias=maybe", run_dir=tmp_path))
