@@ -26,9 +26,7 @@ from src.active_learning.model import (
     eval_probs,
     evaluate_round,
     fit_round,
-    loader,
     mc_dropout_probs,
-    subset,
 )
 from src.active_learning.rounds import AimRounds
 from src.active_learning.settings import ActiveSettings
@@ -39,9 +37,9 @@ from src.active_learning.strategies import (
     MonteCarloSettings,
     PoolView,
 )
-from src.data.batching import TokenizedDataset
+from src.data.batching import TokenizedDataset, padded_loader
 from src.errors import TextlabError
-from src.models.module import EncoderModule, set_prior_bias
+from src.models.module import EncoderModule
 from src.runs.lifecycle import Run, refusal
 
 log = logging.getLogger(__name__)
@@ -130,8 +128,8 @@ def _prepare(setup: ActiveSetup) -> tuple[Experiment, Any]:
         label_names=datamodule.label_names,
         batch_size=datamodule.batch_size,
         pad_token_id=pad,
-        val=loader(datamodule.val_dataset, datamodule.eval_batch_size, pad),
-        test=loader(datamodule.test_dataset, datamodule.eval_batch_size, pad),
+        val=padded_loader(datamodule.val_dataset, datamodule.eval_batch_size, pad),
+        test=padded_loader(datamodule.test_dataset, datamodule.eval_batch_size, pad),
     )
     return experiment, datamodule
 
@@ -143,8 +141,8 @@ def _query(exp: Experiment, model: EncoderModule, pool: Pool, rng) -> np.ndarray
     view = PoolView(size=len(candidates), labelled_targets=labelled_targets)
     strategy, recipe = exp.setup.strategy, exp.recipe
     if strategy.needs != NOTHING:
-        rows = subset(exp.train_split, exp.pool_rows[candidates])
-        data = loader(rows, exp.settings.predict_batch_size, exp.pad_token_id)
+        rows = exp.train_split.subset(exp.pool_rows[candidates])
+        data = padded_loader(rows, exp.settings.predict_batch_size, exp.pad_token_id)
         if strategy.needs == MC_PROBS:
             assert isinstance(strategy, MonteCarloSettings), f"{strategy.name} sets no mc_passes"
             view.mc_probs = mc_dropout_probs(
@@ -195,10 +193,15 @@ def _run_round(
     started = time.time()
     labelled = pool.labelled
     model = build_round_model(recipe.build_model, exp.label_names, settings, previous)
-    rows = exp.pool_rows[labelled]
-    if settings.prior_bias and settings.fresh_head(round_index):
-        set_prior_bias(model, exp.train_split.labels[rows])
-    fit_round(recipe.build_trainer, model, exp.train_split, rows, exp.batch_size, exp.pad_token_id)
+    fit_round(
+        recipe.build_trainer,
+        model,
+        exp.train_split,
+        exp.pool_rows[labelled],
+        exp.batch_size,
+        exp.pad_token_id,
+        prior_bias=settings.prior_bias and settings.fresh_head(round_index),
+    )
     trained = time.time()
     scores, thresholds = evaluate_round(
         model,

@@ -24,37 +24,15 @@ from torch.utils.data import DataLoader
 
 from src.active_learning.settings import ActiveSettings
 from src.config import ThresholdsSchema
-from src.data.batching import PaddingCollator, TokenizedDataset
+from src.data.batching import TokenizedDataset, padded_loader
 from src.evaluation.predictions import SplitPredictions, evaluate_predictions, inference_trainer
 from src.evaluation.thresholds import tune_thresholds
-from src.models.module import EncoderModule
+from src.models.module import EncoderModule, set_prior_bias
 
 Weights = dict[str, torch.Tensor]
 HEAD_PREFIX = "head."
 #: the per-round numbers (rounds.csv columns and Aim metrics); AUC needs no threshold
 SCORES = ("auc_macro", "f1_micro", "f1_macro")
-
-
-# -- data ------------------------------------------------------------------------------------------
-def subset(dataset: TokenizedDataset, rows: np.ndarray) -> TokenizedDataset:
-    """The rows of a tokenised dataset at these positions, in this order."""
-    return TokenizedDataset([dataset.input_ids[i] for i in rows], dataset.labels[rows])
-
-
-def loader(
-    dataset: TokenizedDataset,
-    batch_size: int,
-    pad_token_id: int,
-    shuffle: bool = False,
-    generator: torch.Generator | None = None,
-) -> DataLoader:
-    return DataLoader(
-        dataset,
-        batch_size=batch_size,
-        shuffle=shuffle,
-        generator=generator,
-        collate_fn=PaddingCollator(pad_token_id),
-    )
 
 
 # -- build and fit ---------------------------------------------------------------------------------
@@ -79,15 +57,20 @@ def build_round_model(
 
 def fit_round(
     build_trainer: Callable[[], L.Trainer],
-    model: L.LightningModule,
+    model: EncoderModule,
     train_split: TokenizedDataset,
     labelled_rows: np.ndarray,
     batch_size: int,
     pad_token_id: int,
+    prior_bias: bool = False,
 ) -> None:
-    """Train on the labelled rows with a fresh Trainer (no checkpoints, no logger)."""
+    """Train on the labelled rows with a fresh Trainer (no checkpoints, no logger);
+    ``prior_bias``: the output bias starts at the labelled rows' label priors."""
+    labelled = train_split.subset(labelled_rows)
+    if prior_bias:
+        set_prior_bias(model, labelled.labels)
     generator = torch.Generator().manual_seed(int(torch.randint(0, 2**31 - 1, (1,)).item()))
-    data = loader(subset(train_split, labelled_rows), batch_size, pad_token_id, True, generator)
+    data = padded_loader(labelled, batch_size, pad_token_id, True, generator)
     trainer = build_trainer()
     trainer.fit(model=model, train_dataloaders=data)
 

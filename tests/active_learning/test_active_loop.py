@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from lightning.pytorch import Trainer
 
 from aim import Repo
 from src.active_learning import loop
@@ -252,14 +253,15 @@ def test_cli_unknown_strategy_is_one_line(tmp_path: Path) -> None:
 def test_mc_dropout_is_on_only_while_querying(make_cfg) -> None:
     import torch
 
-    from src.active_learning.model import eval_probs, loader, mc_dropout_probs
+    from src.active_learning.model import eval_probs, mc_dropout_probs
     from src.config import build
-    from src.data.batching import TokenizedDataset
+    from src.data.batching import TokenizedDataset, padded_loader
 
     cfg = make_cfg(*TINY_ACTIVE, "model.dropout=0.5", name="active", tiny=False)
     torch.manual_seed(0)
     model = build(cfg.model, label_names=["a", "b"])
-    data = loader(TokenizedDataset([[101, 7, 8, 102], [101, 9, 102]], np.zeros((2, 2))), 2, 0)
+    rows = TokenizedDataset([[101, 7, 8, 102], [101, 9, 102]], np.zeros((2, 2)))
+    data = padded_loader(rows, 2, 0)
     plain = eval_probs(model, data, "32-true", "cpu")
     assert np.array_equal(plain, eval_probs(model, data, "32-true", "cpu"))  # dropout off
     for scope in ("model", "head"):
@@ -276,13 +278,14 @@ def test_prior_bias_sets_each_fresh_head_to_the_labelled_priors(
 
     seen: list[tuple[np.ndarray, np.ndarray]] = []
 
-    def record_bias(build_trainer, model, train_split, rows, batch_size, pad_token_id) -> None:
+    def record_bias(trainer, model, train_dataloaders) -> None:
+        """Stands in for training: the bias it starts from, then a move away from it."""
         bias = model.output_layer().bias.detach().numpy().copy()
-        seen.append((bias, train_split.labels[rows]))
-        with torch.no_grad():  # what training would do: move the bias away from the prior
+        seen.append((bias, train_dataloaders.dataset.labels))
+        with torch.no_grad():
             model.output_layer().bias.add_(1.0)
 
-    monkeypatch.setattr(loop, "fit_round", record_bias)
+    monkeypatch.setattr(Trainer, "fit", record_bias)
     for start in ("cold", "warm"):
         seen.clear()
         overrides = ("active.rounds=1", "active.prior_bias=true", f"active.start={start}")
