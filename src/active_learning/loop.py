@@ -4,7 +4,8 @@ Round 0 trains on ``initial_size`` random pool rows; each of the ``rounds`` acqu
 then adds ``query_size`` rows picked by the strategy from the unlabelled rest. Labels of the
 pool are read only for rows already labelled (the strategies see predictions and the labelled
 rows' labels, nothing else). Each round ends with a checkpoint (``src.active_learning.rounds``);
-``active.resume=true`` continues after the last complete one.
+``active.resume=true`` continues after the last complete one. The config is read once, by
+``src.active_learning.setup``; below the run's lifecycle nothing here reads it.
 """
 
 from __future__ import annotations
