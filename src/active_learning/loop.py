@@ -4,7 +4,8 @@ Round 0 trains on ``initial_size`` random pool rows; each of the ``rounds`` acqu
 then adds ``query_size`` rows picked by the strategy from the unlabelled rest. Labels of the
 pool are read only for rows already labelled (the strategies see predictions and the labelled
 rows' labels, nothing else). Each round ends with a checkpoint (``src.active_learning.rounds``);
-``active.resume=true`` continues after the last complete one.
+``active.resume=true`` continues after the last complete one. The config is read once, by
+``src.active_learning.setup``; below the run's lifecycle nothing here reads it.
 """
 
 from __future__ import annotations
@@ -26,25 +27,21 @@ from src.active_learning.model import (
     eval_probs,
     evaluate_round,
     fit_round,
-    loader,
     mc_dropout_probs,
-    subset,
 )
 from src.active_learning.rounds import AimRounds
-from src.active_learning.settings import ActiveSettings, build_strategy
+from src.active_learning.settings import ActiveSettings
+from src.active_learning.setup import ActiveSetup, RoundRecipe, read_setup
 from src.active_learning.strategies import (
     MC_PROBS,
     NOTHING,
     MonteCarloSettings,
     PoolView,
-    Strategy,
 )
-from src.config import ThresholdsSchema, build, build_datamodule, validated
-from src.data.batching import TokenizedDataset
+from src.data.batching import TokenizedDataset, padded_loader
 from src.errors import TextlabError
-from src.models.module import EncoderModule, set_prior_bias
+from src.models.module import EncoderModule
 from src.runs.lifecycle import Run, refusal
-from src.tasks.multilabel.task import MultilabelTask
 
 log = logging.getLogger(__name__)
 
@@ -92,13 +89,13 @@ class Pool:
 # -- the experiment --------------------------------------------------------------------------------
 @dataclass
 class Experiment:
-    """What stays fixed across rounds: config, strategy, the pool rows and the eval splits."""
+    """What stays fixed across rounds: the setup read from the config, the pool rows and the
+    eval splits."""
 
-    cfg: DictConfig
-    settings: ActiveSettings
-    strategy: Strategy
+    setup: ActiveSetup
     train_split: TokenizedDataset
     pool_rows: np.ndarray  # pool position -> row of the training split
+    train_ids: list[str]  # row ids of the training split
     label_names: list[str]
     batch_size: int
     pad_token_id: int
@@ -106,49 +103,34 @@ class Experiment:
     test: DataLoader
 
     @property
-    def precision(self) -> str:
-        return str(self.cfg.trainer.precision)
+    def settings(self) -> ActiveSettings:
+        return self.setup.settings
 
     @property
-    def accelerator(self) -> str:
-        return str(self.cfg.trainer.accelerator)
+    def recipe(self) -> RoundRecipe:
+        return self.setup.recipe
 
 
-def check_supported(cfg: DictConfig) -> None:
-    """Active learning here is for multi-label data (the strategies score one Bernoulli
-    variable per label, the rounds tune per-label thresholds); refuse anything else early."""
-    task = build(cfg.data.task)
-    if not isinstance(task, MultilabelTask):
-        raise TextlabError(
-            f"active learning needs a multi-label data set (data=jigsaw, data=goemotions); "
-            f"this one is a {task.name} task"
-        )
-    validated(cfg.thresholds, ThresholdsSchema, "thresholds")
-
-
-def _prepare(
-    cfg: DictConfig, settings: ActiveSettings, strategy: Strategy
-) -> tuple[Experiment, Any]:
+def _prepare(setup: ActiveSetup) -> tuple[Experiment, Any]:
     """Read and tokenise the data once; the pool is (a seeded subset of) the training split."""
-    datamodule = build_datamodule(cfg.data)
+    datamodule = setup.make_datamodule()
     datamodule.prepare_data()
     datamodule.setup("fit")
     datamodule.setup("test")
     train_split = datamodule.train_dataset
-    pool_rows = pool_subset(len(train_split), settings.pool_size, cfg.seed)
-    settings.check_pool(len(pool_rows))
+    pool_rows = pool_subset(len(train_split), setup.settings.pool_size, setup.seed)
+    setup.settings.check_pool(len(pool_rows))
     pad = int(datamodule.tokenizer.pad_token_id)
     experiment = Experiment(
-        cfg=cfg,
-        settings=settings,
-        strategy=strategy,
+        setup=setup,
         train_split=train_split,
         pool_rows=pool_rows,
+        train_ids=datamodule.train_ids,
         label_names=datamodule.label_names,
         batch_size=datamodule.batch_size,
         pad_token_id=pad,
-        val=loader(datamodule.val_dataset, datamodule.eval_batch_size, pad),
-        test=loader(datamodule.test_dataset, datamodule.eval_batch_size, pad),
+        val=padded_loader(datamodule.val_dataset, datamodule.eval_batch_size, pad),
+        test=padded_loader(datamodule.test_dataset, datamodule.eval_batch_size, pad),
     )
     return experiment, datamodule
 
@@ -158,10 +140,10 @@ def _query(exp: Experiment, model: EncoderModule, pool: Pool, rng) -> np.ndarray
     candidates = pool.unlabelled()
     labelled_targets = exp.train_split.labels[exp.pool_rows[pool.labelled]]
     view = PoolView(size=len(candidates), labelled_targets=labelled_targets)
-    strategy = exp.strategy
+    strategy, recipe = exp.setup.strategy, exp.recipe
     if strategy.needs != NOTHING:
-        rows = subset(exp.train_split, exp.pool_rows[candidates])
-        data = loader(rows, exp.settings.predict_batch_size, exp.pad_token_id)
+        rows = exp.train_split.subset(exp.pool_rows[candidates])
+        data = padded_loader(rows, exp.settings.predict_batch_size, exp.pad_token_id)
         if strategy.needs == MC_PROBS:
             assert isinstance(strategy, MonteCarloSettings), f"{strategy.name} sets no mc_passes"
             view.mc_probs = mc_dropout_probs(
@@ -169,11 +151,11 @@ def _query(exp: Experiment, model: EncoderModule, pool: Pool, rng) -> np.ndarray
                 data,
                 strategy.mc_passes,
                 strategy.dropout_scope,
-                exp.precision,
-                exp.accelerator,
+                recipe.precision,
+                recipe.accelerator,
             )
         else:
-            view.probs = eval_probs(model, data, exp.precision, exp.accelerator)
+            view.probs = eval_probs(model, data, recipe.precision, recipe.accelerator)
     return candidates[strategy.select(view, exp.settings.query_size, rng)]
 
 
@@ -208,25 +190,28 @@ def _run_round(
     exp: Experiment, round_index: int, pool: Pool, previous: Weights | None, rng, run_dir: Path
 ) -> tuple[dict[str, Any], np.ndarray, Weights | None]:
     """Train on the labelled rows, score, query, checkpoint; returns metrics, query, weights."""
-    cfg, settings = exp.cfg, exp.settings
+    settings, recipe = exp.settings, exp.recipe
     started = time.time()
     labelled = pool.labelled
-    model = build_round_model(cfg, exp.label_names, settings, previous)
-    rows = exp.pool_rows[labelled]
-    if settings.prior_bias and settings.fresh_head(round_index):
-        set_prior_bias(model, exp.train_split.labels[rows])
-    fit_round(cfg, model, exp.train_split, rows, exp.batch_size, exp.pad_token_id)
+    model = build_round_model(recipe.build_model, exp.label_names, settings, previous)
+    fit_round(
+        recipe.build_trainer,
+        model,
+        exp.train_split,
+        exp.pool_rows[labelled],
+        exp.batch_size,
+        exp.pad_token_id,
+        prior_bias=settings.prior_bias and settings.fresh_head(round_index),
+    )
     trained = time.time()
     scores, thresholds = evaluate_round(
         model,
         exp.val,
         exp.test,
         exp.label_names,
-        cfg.thresholds.metric,
-        cfg.thresholds.default,
-        cfg.thresholds.min_positives,
-        exp.precision,
-        exp.accelerator,
+        recipe.thresholds,
+        recipe.precision,
+        recipe.accelerator,
     )
     evaluated = time.time()
     queried = np.empty(0, dtype=np.int64)
@@ -237,7 +222,7 @@ def _run_round(
         "round": round_index,
         "num_labelled": len(labelled),
         "strategy": settings.strategy,
-        "seed": cfg.seed,
+        "seed": exp.setup.seed,
         **scores,
         "labelled/positives_per_row": float((revealed == 1).sum(axis=1).mean()),
         "train_seconds": round(trained - started, 2),
@@ -260,12 +245,13 @@ def _run_round(
     return metrics, queried, weights
 
 
-def _check_folder(cfg: DictConfig, settings: ActiveSettings, run_dir: Path) -> bool:
+def _check_folder(setup: ActiveSetup) -> bool:
     """Before anything is written into ``run_dir``: a new run needs a folder without rounds;
     a resume needs the run's manifest and its own settings. A refusal leaves the folder as it
     was (nothing recorded there). Returns whether the folder has the run's config.yaml."""
+    run_dir = setup.run_dir
     try:
-        if not settings.resume:
+        if not setup.settings.resume:
             if rounds.completed_rounds(run_dir):
                 raise TextlabError(
                     f"{run_dir} already holds rounds; pass active.resume=true to continue it, "
@@ -273,7 +259,7 @@ def _check_folder(cfg: DictConfig, settings: ActiveSettings, run_dir: Path) -> b
                 )
             return False
         rounds.read_manifest(run_dir)
-        return rounds.check_resume_settings(cfg, run_dir)
+        return rounds.check_resume_settings(setup.config, run_dir)
     except TextlabError as err:
         raise refusal(str(err)) from None
 
@@ -281,20 +267,18 @@ def _check_folder(cfg: DictConfig, settings: ActiveSettings, run_dir: Path) -> b
 def run_active(cfg: DictConfig) -> dict[str, Any]:
     """Run (or resume) one active-learning simulation; returns the run's summary
     (metrics.json: status ``finished`` or ``paused``, the last round's metrics)."""
-    settings = ActiveSettings.from_cfg(cfg.active)
-    strategy = build_strategy(cfg.active)
-    run_dir = Path(settings.run_dir or cfg.paths.output_dir)
-    has_config = _check_folder(cfg, settings, run_dir)
+    setup = read_setup(cfg)
+    settings, run_dir = setup.settings, setup.run_dir
+    has_config = _check_folder(setup)
     # checks the accelerator, seeds every generator; refuses a folder of another finished run
     with Run(cfg, run_dir, continues=settings.resume) as run:
-        check_supported(cfg)
-        exp, datamodule = _prepare(cfg, settings, strategy)
-        pool_ids = [datamodule.train_ids[i] for i in exp.pool_rows]
-        manifest = rounds.new_manifest(settings, cfg.seed, pool_ids, str(cfg.data._target_))
-        pool, rng, first_round, previous, manifest = _start(settings, run_dir, manifest, cfg.seed)
+        exp, datamodule = _prepare(setup)
+        pool_ids = [exp.train_ids[i] for i in exp.pool_rows]
+        manifest = rounds.new_manifest(settings, setup.seed, pool_ids, setup.data_target)
+        pool, rng, first_round, previous, manifest = _start(settings, run_dir, manifest, setup.seed)
         # a resume keeps the run's config.yaml and run_info.json as its first process wrote them
         run.record_start(datamodule.data_files(), loggers=False, record=not has_config)
-        aim = AimRounds(cfg, manifest.get("aim_run_hash"), run.info)
+        aim = AimRounds(setup.tracking, manifest.get("aim_run_hash"), run.info)
         if aim.logger is not None:
             run.loggers.append(aim.logger)  # closed with the run; its hash goes to metrics.json
         if aim.hash and manifest.get("aim_run_hash") != aim.hash:

@@ -12,23 +12,22 @@ the loop ends, so dropout is on only while querying.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, cast
 
 import lightning.pytorch as L
 import numpy as np
 import torch
-from omegaconf import DictConfig
 from torch import nn
 from torch.utils.data import DataLoader
 
 from src.active_learning.settings import ActiveSettings
-from src.config import build
-from src.data.batching import PaddingCollator, TokenizedDataset
+from src.config import ThresholdsSchema
+from src.data.batching import TokenizedDataset, padded_loader
 from src.evaluation.predictions import SplitPredictions, evaluate_predictions, inference_trainer
 from src.evaluation.thresholds import tune_thresholds
-from src.models.module import EncoderModule
+from src.models.module import EncoderModule, set_prior_bias
 
 Weights = dict[str, torch.Tensor]
 HEAD_PREFIX = "head."
@@ -36,35 +35,16 @@ HEAD_PREFIX = "head."
 SCORES = ("auc_macro", "f1_micro", "f1_macro")
 
 
-# -- data ------------------------------------------------------------------------------------------
-def subset(dataset: TokenizedDataset, rows: np.ndarray) -> TokenizedDataset:
-    """The rows of a tokenised dataset at these positions, in this order."""
-    return TokenizedDataset([dataset.input_ids[i] for i in rows], dataset.labels[rows])
-
-
-def loader(
-    dataset: TokenizedDataset,
-    batch_size: int,
-    pad_token_id: int,
-    shuffle: bool = False,
-    generator: torch.Generator | None = None,
-) -> DataLoader:
-    return DataLoader(
-        dataset,
-        batch_size=batch_size,
-        shuffle=shuffle,
-        generator=generator,
-        collate_fn=PaddingCollator(pad_token_id),
-    )
-
-
 # -- build and fit ---------------------------------------------------------------------------------
 def build_round_model(
-    cfg: DictConfig, label_names: list[str], settings: ActiveSettings, previous: Weights | None
+    build_model: Callable[..., EncoderModule],
+    label_names: list[str],
+    settings: ActiveSettings,
+    previous: Weights | None,
 ) -> EncoderModule:
-    """A fresh model from the config (pretrained encoder, new head), then, from the previous
-    round: all weights (warm start) or all but the head (cold start, ``cold_reset=head``)."""
-    model = build(cfg.model, label_names=label_names)
+    """A fresh model (pretrained encoder, new head), then, from the previous round: all
+    weights (warm start) or all but the head (cold start, ``cold_reset=head``)."""
+    model = build_model(label_names=label_names)
     if previous is None or not settings.keeps_weights:
         return model
     if settings.start == "warm":
@@ -76,23 +56,22 @@ def build_round_model(
 
 
 def fit_round(
-    cfg: DictConfig,
-    model: L.LightningModule,
+    build_trainer: Callable[[], L.Trainer],
+    model: EncoderModule,
     train_split: TokenizedDataset,
     labelled_rows: np.ndarray,
     batch_size: int,
     pad_token_id: int,
+    prior_bias: bool = False,
 ) -> None:
-    """Train on the labelled rows with a fresh Trainer (no checkpoints, no logger)."""
+    """Train on the labelled rows with a fresh Trainer (no checkpoints, no logger);
+    ``prior_bias``: the output bias starts at the labelled rows' label priors."""
+    labelled = train_split.subset(labelled_rows)
+    if prior_bias:
+        set_prior_bias(model, labelled.labels)
     generator = torch.Generator().manual_seed(int(torch.randint(0, 2**31 - 1, (1,)).item()))
-    data = loader(subset(train_split, labelled_rows), batch_size, pad_token_id, True, generator)
-    trainer: L.Trainer = build(
-        cfg.trainer,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-    )
+    data = padded_loader(labelled, batch_size, pad_token_id, True, generator)
+    trainer = build_trainer()
     trainer.fit(model=model, train_dataloaders=data)
 
 
@@ -200,9 +179,7 @@ def evaluate_round(
     val: DataLoader,
     test: DataLoader,
     label_names: list[str],
-    threshold_metric: str,
-    default_threshold: float,
-    min_positives: int,
+    thresholds: ThresholdsSchema,
     precision: str,
     accelerator: str,
 ) -> tuple[dict[str, float], dict[str, Any]]:
@@ -214,13 +191,13 @@ def evaluate_round(
         val_pred.probs,
         val_pred.targets,
         label_names,
-        threshold_metric,
-        default_threshold,
-        min_positives,
+        thresholds.metric,
+        thresholds.default,
+        thresholds.min_positives,
     )
     metrics: dict[str, float] = {}
     for split, pred in (("val", val_pred), ("test", test_pred)):
-        scores = evaluate_predictions(pred, label_names, tuning.thresholds, default_threshold)
+        scores = evaluate_predictions(pred, label_names, tuning.thresholds, thresholds.default)
         for key in SCORES:
             metrics[f"{split}/{key}"] = scores["default"][key]
         metrics[f"{split}/f1_micro_tuned"] = scores["tuned"]["f1_micro"]

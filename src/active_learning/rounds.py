@@ -33,13 +33,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import OmegaConf
 
 from src.active_learning.settings import ActiveSettings
+from src.active_learning.setup import Tracking
 from src.errors import TextlabError, excerpt
 from src.runs.folder import CONFIG_FILE, atomic_write_text, read_json_file, write_json
 from src.tracking.logger import AimLogger
-from src.tracking.repo import aim_repos_in, ensure_aim_repo
+from src.tracking.repo import ensure_aim_repo
 
 ROUND_DIR = re.compile(r"round_(\d+)")
 RNG_FILE = "rng_state.json"
@@ -345,11 +346,11 @@ def changed_settings(saved: dict[Any, Any], current: dict[Any, Any]) -> list[str
     ]
 
 
-def check_resume_settings(cfg: DictConfig, run_dir: Path) -> bool:
+def check_resume_settings(current: dict[str, Any], run_dir: Path) -> bool:
     """A resume goes on with the run's own settings (its ``config.yaml``): any other value is
     refused in one line naming the keys and both values, and the earlier config is never
     rewritten. Returns whether the run has a config.yaml (a run killed before writing it has
-    none: then only its manifest is checked)."""
+    none: then only its manifest is checked). ``current``: this process's resolved config."""
     path = Path(run_dir) / CONFIG_FILE
     if not path.is_file():
         return False
@@ -360,8 +361,7 @@ def check_resume_settings(cfg: DictConfig, run_dir: Path) -> bool:
             f"cannot resume {run_dir}: {path} cannot be read ({type(err).__name__}); it is "
             "damaged: start a new run folder"
         ) from None
-    current = OmegaConf.to_container(cfg, resolve=True)
-    if not isinstance(saved, dict) or not isinstance(current, dict):
+    if not isinstance(saved, dict):
         raise TextlabError(f"cannot resume {run_dir}: {path} is not a config mapping")
     changes = changed_settings(saved, current)
     if changes:
@@ -408,27 +408,25 @@ def aim_name_and_context(key: str) -> tuple[str, dict[str, str]]:
 
 class AimRounds:
     """One Aim run per active-learning run, held by the project's ``AimLogger`` (first Aim
-    repo of ``cfg.logger``; none: no tracking). ``run_hash`` reopens the run of an earlier
+    repo of the ``logger`` node; none: no tracking). ``run_hash`` reopens the run of an earlier
     process, so a resumed run appends to it; a new run gets the config and ``params``."""
 
-    def __init__(self, cfg: DictConfig, run_hash: str | None, params: dict[str, Any]) -> None:
-        repos = aim_repos_in(cfg.get("logger"))
+    def __init__(self, tracking: Tracking, run_hash: str | None, params: dict[str, Any]) -> None:
         self.logger: AimLogger | None = None
-        if not repos:
+        if not tracking.repos:
             return
-        ensure_aim_repo(repos[0])
+        ensure_aim_repo(tracking.repos[0])
         self.logger = AimLogger(
-            repo=repos[0],
-            experiment=cfg.task_name,
-            tags=list(cfg.get("tags") or []),
+            repo=tracking.repos[0],
+            experiment=tracking.experiment,
+            tags=list(tracking.tags),
             run_hash=run_hash,
             log_system_params=False,
             system_tracking_interval=None,
             capture_terminal_logs=False,
         )
         if run_hash is None:
-            config = OmegaConf.to_container(cfg, resolve=True)
-            self.logger.log_hyperparams({"config": config, "run": params})
+            self.logger.log_hyperparams({"config": tracking.config, "run": params})
 
     @property
     def hash(self) -> str | None:

@@ -1,15 +1,11 @@
-"""The `active` config node, checked once, and the strategy it names."""
+"""The schema of the `active` config node (read by ``src.active_learning.setup``)."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
-from hydra.errors import InstantiationException
-from omegaconf import DictConfig
-
-from src.active_learning.strategies import Strategy
-from src.config import Rule, at_least, build, one_of, store_schema, validated
+from src.config import Rule, at_least, one_of, store_schema
 from src.errors import TextlabError
 
 STARTS = ("cold", "warm")
@@ -47,15 +43,6 @@ class ActiveSettings:
         "predict_batch_size": at_least(1),
     }
 
-    @classmethod
-    def from_cfg(cls, node: DictConfig) -> ActiveSettings:
-        names = list(node.strategies)
-        if node.strategy not in names:
-            raise TextlabError(
-                f"active.strategy={node.strategy!r} is unknown; use one of {', '.join(names)}"
-            )
-        return validated(node, cls, "active")
-
     @property
     def budget(self) -> int:
         """Rows labelled by the end: the initial set plus every query."""
@@ -83,14 +70,3 @@ class ActiveSettings:
 
 
 store_schema("active", ActiveSettings)
-
-
-def build_strategy(node: DictConfig) -> Strategy:
-    """The strategy named by ``active.strategy``, with its settings from ``active.strategies``."""
-    try:
-        return build(node.strategies[node.strategy])
-    except (InstantiationException, ValueError) as err:
-        cause: BaseException = err
-        while cause.__cause__ is not None:
-            cause = cause.__cause__
-        raise TextlabError(f"active.strategies.{node.strategy}: {cause}") from None

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
-from torch.utils.data import BatchSampler, Dataset, Sampler, WeightedRandomSampler
+from torch.utils.data import BatchSampler, DataLoader, Dataset, Sampler, WeightedRandomSampler
 
 from src.errors import TextlabError
 
@@ -36,6 +36,10 @@ class TokenizedDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict:
         return {"input_ids": self.input_ids[index], "labels": self.labels[index]}
+
+    def subset(self, rows: np.ndarray) -> TokenizedDataset:
+        """The rows at these positions, in this order."""
+        return TokenizedDataset([self.input_ids[i] for i in rows], self.labels[rows])
 
 
 class PaddingCollator:
@@ -80,6 +84,23 @@ class PaddingCollator:
 # The class is a ``BatchSampler`` over another sampler so that Lightning can swap that sampler
 # for a ``DistributedSampler`` under DDP: each rank then buckets its own shard of the rows
 # (Lightning re-creates batch samplers with the arguments they were built with, sampler replaced).
+
+
+def padded_loader(
+    dataset: Dataset,
+    batch_size: int,
+    pad_token_id: int,
+    shuffle: bool = False,
+    generator: torch.Generator | None = None,
+) -> DataLoader:
+    """Batches of ``dataset`` padded to each batch's longest row (no workers)."""
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        generator=generator,
+        collate_fn=PaddingCollator(pad_token_id),
+    )
 
 
 class BucketBatchSampler(BatchSampler):

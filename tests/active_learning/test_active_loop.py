@@ -12,12 +12,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from lightning.pytorch import Trainer
 
 from aim import Repo
 from src.active_learning import loop
 from src.active_learning.loop import Pool, run_active
 from src.active_learning.rounds import completed_rounds
-from src.active_learning.settings import ActiveSettings, build_strategy
+from src.active_learning.setup import read_setup
 from src.errors import TextlabError
 from tests.conftest import run_module
 
@@ -63,26 +64,26 @@ def test_pool_never_reveals_a_row_twice() -> None:
 def test_every_strategy_config_builds(make_cfg, tmp_path: Path) -> None:
     for name in ("random", "entropy", "bald", "cvirs", "cardinality"):
         cfg = make_cfg(f"active.strategy={name}", name="active", tiny=False)
-        assert build_strategy(cfg.active).name == name
-        assert ActiveSettings.from_cfg(cfg.active).strategy == name
+        setup = read_setup(cfg)
+        assert setup.strategy.name == name and setup.settings.strategy == name
 
 
 def test_bad_settings_are_one_line_errors(make_cfg) -> None:
     cfg = make_cfg("active.strategy=margin", name="active", tiny=False)
     with pytest.raises(TextlabError, match="active.strategy='margin' is unknown; use one of"):
-        ActiveSettings.from_cfg(cfg.active)
+        read_setup(cfg)
     cfg = make_cfg("active.start=lukewarm", name="active", tiny=False)
     with pytest.raises(TextlabError, match="active.start must be one of cold, warm"):
-        ActiveSettings.from_cfg(cfg.active)
+        read_setup(cfg)
     cfg = make_cfg("active.strategy=bald", "active.mc_passes=1", name="active", tiny=False)
     with pytest.raises(TextlabError, match="active.strategies.bald: active.mc_passes"):
-        build_strategy(cfg.active)
+        read_setup(cfg)
     cfg = make_cfg("thresholds.metric=f-one", name="active", tiny=False)
     with pytest.raises(TextlabError, match="thresholds.metric must be f1, f2, .*, got 'f-one'"):
-        loop.check_supported(cfg)
+        read_setup(cfg)
     cfg = make_cfg("data=emotion", name="active", tiny=False)  # refused before any data is read
     with pytest.raises(TextlabError, match="needs a multi-label data set.*multiclass task"):
-        loop.check_supported(cfg)
+        read_setup(cfg)
 
 
 def test_two_round_loop_writes_rounds_and_checkpoints(active_cfg, tmp_path: Path) -> None:
@@ -252,14 +253,15 @@ def test_cli_unknown_strategy_is_one_line(tmp_path: Path) -> None:
 def test_mc_dropout_is_on_only_while_querying(make_cfg) -> None:
     import torch
 
-    from src.active_learning.model import eval_probs, loader, mc_dropout_probs
+    from src.active_learning.model import eval_probs, mc_dropout_probs
     from src.config import build
-    from src.data.batching import TokenizedDataset
+    from src.data.batching import TokenizedDataset, padded_loader
 
     cfg = make_cfg(*TINY_ACTIVE, "model.dropout=0.5", name="active", tiny=False)
     torch.manual_seed(0)
     model = build(cfg.model, label_names=["a", "b"])
-    data = loader(TokenizedDataset([[101, 7, 8, 102], [101, 9, 102]], np.zeros((2, 2))), 2, 0)
+    rows = TokenizedDataset([[101, 7, 8, 102], [101, 9, 102]], np.zeros((2, 2)))
+    data = padded_loader(rows, 2, 0)
     plain = eval_probs(model, data, "32-true", "cpu")
     assert np.array_equal(plain, eval_probs(model, data, "32-true", "cpu"))  # dropout off
     for scope in ("model", "head"):
@@ -276,13 +278,14 @@ def test_prior_bias_sets_each_fresh_head_to_the_labelled_priors(
 
     seen: list[tuple[np.ndarray, np.ndarray]] = []
 
-    def record_bias(cfg, model, train_split, rows, batch_size, pad_token_id) -> None:
+    def record_bias(trainer, model, train_dataloaders) -> None:
+        """Stands in for training: the bias it starts from, then a move away from it."""
         bias = model.output_layer().bias.detach().numpy().copy()
-        seen.append((bias, train_split.labels[rows]))
-        with torch.no_grad():  # what training would do: move the bias away from the prior
+        seen.append((bias, train_dataloaders.dataset.labels))
+        with torch.no_grad():
             model.output_layer().bias.add_(1.0)
 
-    monkeypatch.setattr(loop, "fit_round", record_bias)
+    monkeypatch.setattr(Trainer, "fit", record_bias)
     for start in ("cold", "warm"):
         seen.clear()
         overrides = ("active.rounds=1", "active.prior_bias=true", f"active.start={start}")
@@ -294,4 +297,4 @@ def test_prior_bias_sets_each_fresh_head_to_the_labelled_priors(
                 expected = seen[0][0] + 1.0
             np.testing.assert_allclose(bias, expected, rtol=1e-5, atol=1e-5)
     with pytest.raises(TextlabError, match="active.prior_bias must be true or false"):
-        ActiveSettings.from_cfg(active_cfg("active.prior_bias=maybe", run_dir=tmp_path).active)
+        read_setup(active_cfg("active.prior_bias=maybe", run_dir=tmp_path))
