@@ -180,10 +180,10 @@ def bucketing_settings(settings: Mapping[str, Any] | None) -> int | None:
 
 def padded_fraction(batches: Sequence[Sequence[int]], lengths: Sequence[int]) -> float:
     """Share of the token slots in these batches that are padding (dynamic padding)."""
-    lengths = np.asarray(lengths)
+    row_lengths = np.asarray(lengths)
     slots = real = 0
     for batch in batches:
-        batch_lengths = lengths[np.asarray(batch)]
+        batch_lengths = row_lengths[np.asarray(batch)]
         slots += int(batch_lengths.max()) * len(batch_lengths)
         real += int(batch_lengths.sum())
     return 1.0 - real / slots if slots else 0.0
@@ -245,7 +245,7 @@ def balanced_sampler(
     weights = balanced_row_weights(labels, target_rate, max_weight)
     generator = torch.Generator().manual_seed(int(seed))
     return WeightedRandomSampler(
-        torch.as_tensor(weights, dtype=torch.double),
+        torch.as_tensor(weights, dtype=torch.double),  # type: ignore[arg-type]  # a tensor works
         num_samples=len(weights),
         replacement=True,
         generator=generator,
@@ -273,9 +273,10 @@ def eval_sampler(dataset: Dataset, trainer: Any | None) -> UnrepeatedDistributed
     world_size, rank = world_of(trainer)
     if world_size <= 1:
         return None
-    if len(dataset) < world_size:
+    rows = len(dataset)  # type: ignore[arg-type]  # every textlab dataset is sized
+    if rows < world_size:
         raise TextlabError(
-            f"{len(dataset)} evaluation rows cannot be split over {world_size} processes; "
+            f"{rows} evaluation rows cannot be split over {world_size} processes; "
             "use fewer trainer.devices or more rows"
         )
     return UnrepeatedDistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=False)

@@ -32,7 +32,7 @@ def attach_context(splits: dict[str, list[TaggedSentence]], sentences: int, path
                 )
             texts.setdefault(row.document, []).append(row)
     for rows in texts.values():
-        rows.sort(key=lambda r: r.order)
+        rows.sort(key=lambda r: r.order or (0, ""))  # every row has one (checked above)
         for i, row in enumerate(rows):
             row.context = [w for before in rows[max(0, i - sentences) : i] for w in before.words]
 

@@ -25,7 +25,7 @@ def register_dataset(name: str) -> Callable[[Module], Module]:
     def register(cls: Module) -> Module:
         if DATASETS.get(name, cls) is not cls:
             raise ValueError(f"data set {name!r} is already registered ({DATASETS[name]})")
-        cls.dataset_name = name
+        setattr(cls, "dataset_name", name)  # noqa: B010  (the attribute the decorator adds)
         DATASETS[name] = cls
         return cls
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, RandomSampler
+from torch.utils.data import DataLoader, RandomSampler, Sampler
 
 from src.data.batching import (
     BucketBatchSampler,
@@ -180,19 +180,22 @@ class SequenceDataModule(TextDataModule):
 
     def train_dataloader(self) -> DataLoader:
         dataset = self.dataset("train")
-        balanced, bucketed = self.balanced_sampler is not None, self.bucketing is not None
-        check_bucketing_with_sampler(self.trainer, balanced, bucketed)
-        if balanced:
-            sampler = balanced_sampler(dataset.labels, *self.balanced_sampler, seed=self.seed)
-        elif bucketed:  # a RandomSampler, so Lightning shuffles the DistributedSampler under DDP
+        assert isinstance(dataset, TokenizedDataset)  # what this module's splits are
+        weighting, chunk = self.balanced_sampler, self.bucketing
+        check_bucketing_with_sampler(self.trainer, weighting is not None, chunk is not None)
+        sampler: Sampler[int]
+        if weighting is not None:
+            target_rate, max_weight = weighting
+            sampler = balanced_sampler(dataset.labels, target_rate, max_weight, seed=self.seed)
+        elif chunk is not None:  # a RandomSampler, so Lightning shuffles the DistributedSampler
             sampler = RandomSampler(dataset, generator=torch.Generator().manual_seed(self.seed))
         else:
             return self.loader(dataset, self.batch_size, shuffle=True)
-        if not bucketed:
+        if chunk is None:
             return self.loader(dataset, self.batch_size, sampler=sampler)
         lengths = [len(ids) for ids in dataset.input_ids]
         batches = BucketBatchSampler(
-            sampler, self.batch_size, False, lengths, self.bucketing, seed=self.seed
+            sampler, self.batch_size, False, lengths, chunk, seed=self.seed
         )
         return self.loader(dataset, 1, batch_sampler=batches)
 

@@ -148,7 +148,7 @@ class TokenDataModule(TextDataModule):
     @property
     def label_names(self) -> list[str]:
         self._ensure_read()
-        return list(self._label_names)
+        return list(self._label_names or [])
 
     def raw_split(self, split: str) -> RawSplit:
         """The split's sentences (subsets included) as word lists and tag lists."""

@@ -64,6 +64,8 @@ def same_test_rows(runs: dict[str, TestPredictions]) -> bool:
     """Whether every run scored the same test rows (same targets and labels): the condition for
     resampling the same rows across runs."""
     first = next(iter(runs.values()), None)
+    if first is None:
+        return True
     return all(
         p.labels == first.labels and np.array_equal(p.targets, first.targets) for p in runs.values()
     )

@@ -104,10 +104,10 @@ def locate_data_file(data_dir: str | Path, name: str, what: str, fix: str) -> Pa
         problem = path_problem(folder) or "is not a folder"
         where = f"folder {folder} " + ("does not exist" if problem == "not found" else problem)
         raise TextlabError(f"{what} {looked}: {where}. {fix}")
-    found = [(path, problem) for path, problem in problems.items() if problem != "not found"]
+    found = [(p, problem) for p, problem in problems.items() if problem not in (None, "not found")]
     if found:
-        path, problem = found[0]
-        raise TextlabError(f"{what} {path} {problem}. {fix}")
+        bad, problem = found[0]
+        raise TextlabError(f"{what} {bad} {problem}. {fix}")
     raise TextlabError(f"{what} {looked} not found in {folder}. {fix}")
 
 

@@ -55,8 +55,8 @@ def read_vua_split(path: str | Path) -> list[TaggedSentence]:
     path = Path(path)
     lines = [decode_line(raw) for raw in read_bytes(path, "VUA").splitlines(keepends=True)]
     reader = csv.reader(lines)
-    header = next(reader, None)
-    missing = [c for c in REQUIRED if c not in (header or [])]
+    header: list[str] = next(reader, [])
+    missing = [c for c in REQUIRED if c not in header]
     if missing:
         raise TextlabError(
             f"{path}: missing column(s) {missing} in the header line; "
@@ -64,8 +64,8 @@ def read_vua_split(path: str | Path) -> list[TaggedSentence]:
         )
     sentence_col, labels_col = header.index("sentence"), header.index("label_seq")
     placed = "txt_id" in header and "sen_ix" in header
-    text_col = header.index("txt_id") if placed else None
-    index_col = header.index("sen_ix") if placed else None
+    text_col = header.index("txt_id") if placed else 0
+    index_col = header.index("sen_ix") if placed else 0
     sentences = []
     for row in reader:
         line = reader.line_num
