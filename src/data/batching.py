@@ -276,13 +276,15 @@ class LengthSortedSampler(UnrepeatedDistributedSampler):
         [3, 1]
     """
 
-    def __init__(self, lengths: Sequence[int], num_replicas: int = 1, rank: int = 0) -> None:
+    def __init__(
+        self, lengths: Sequence[int] | np.ndarray, num_replicas: int = 1, rank: int = 0
+    ) -> None:
         self.lengths = np.asarray(lengths, dtype=np.int64)
         super().__init__(
             range(len(self.lengths)), num_replicas=num_replicas, rank=rank, shuffle=False
         )
 
-    def __iter__(self) -> Iterator[int]:
+    def __iter__(self) -> Iterator[int]:  # type: ignore[override]
         shard = np.fromiter(super().__iter__(), dtype=np.int64)
         return iter(shard[np.argsort(-self.lengths[shard], kind="stable")].tolist())
 
@@ -294,7 +296,7 @@ class RowIndexed(Dataset):
         self.dataset = dataset
 
     def __len__(self) -> int:
-        return len(self.dataset)
+        return len(self.dataset)  # type: ignore[arg-type]
 
     def __getitem__(self, index: int) -> tuple[int, Any]:
         return index, self.dataset[index]
@@ -335,9 +337,10 @@ def eval_sampler(
     """This rank's rows of ``dataset``: a no-repeat shard under DDP, longest first when
     ``sort_by_length``; None: every row in file order."""
     world_size, rank = world_of(trainer)
-    if world_size > 1 and len(dataset) < world_size:
+    rows = len(dataset)  # type: ignore[arg-type]
+    if world_size > 1 and rows < world_size:
         raise TextlabError(
-            f"{len(dataset)} evaluation rows cannot be split over {world_size} processes; "
+            f"{rows} evaluation rows cannot be split over {world_size} processes; "
             "use fewer trainer.devices or more rows"
         )
     if sort_by_length:
