@@ -3,8 +3,9 @@
 Each configuration runs in its own subprocess (``--one CASE CONFIG``), so its peak RSS is its
 own and no case warms another's caches or allocator; the parent only collects and reports.
 
-    python -m benchmarks.bench                      # the full run (about 10 minutes here)
-    python -m benchmarks.bench --backbone tiny_bert --train-steps 2 --out /tmp/bench
+    python -m benchmarks.bench                      # the full run (about 13 minutes here)
+    python -m benchmarks.bench --peer full --peer-seeds 1,2,3   # the peer case on the real job
+    python -m benchmarks.bench --backbone tiny_bert --train-steps 2 --peer off --out /tmp/bench
 """
 
 from __future__ import annotations
@@ -92,6 +93,30 @@ def _best(previous: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any
     return {**faster, "repeats": repeats}
 
 
+def run_peer_case(settings: BenchSettings) -> dict[str, Any] | None:
+    """Case 6: the whole default job in textlab, the Hugging Face Trainer and a bare loop
+    (``benchmarks.peer``; every system in its own process either way); None when off."""
+    if settings.peer == "off":
+        return None
+    if settings.peer not in ("quick", "full"):
+        raise SystemExit(f"--peer must be quick, full or off, got {settings.peer!r}")
+    from benchmarks.peer import PeerSettings, run_peer
+
+    print(f"[bench] peer ({settings.peer}) ...", flush=True)
+    return run_peer(
+        PeerSettings(
+            backbone=settings.backbone,
+            data=settings.data,
+            quick=settings.peer == "quick",
+            seeds=settings.peer_seeds,
+            batch_size=settings.batch_size,
+            precision=settings.precision,
+            threads=settings.threads,
+            work_dir=str(Path(settings.work_dir) / "peer"),
+        )
+    )
+
+
 def run_all(settings: BenchSettings, out_dir: Path, isolate: bool = True) -> dict[str, Any]:
     """Run the plan, write ``bench.json`` and ``bench.md`` into out_dir, return the report."""
     from benchmarks.report import comparisons, machine, markdown
@@ -106,6 +131,7 @@ def run_all(settings: BenchSettings, out_dir: Path, isolate: bool = True) -> dic
         print(f"[bench]   {json.dumps(result, default=str)}", flush=True)
         done = results.setdefault(case, {})
         done[config] = _best(done.get(config), result)
+    peer_report = run_peer_case(settings)
     report = {
         "machine": machine(),
         "settings": settings.to_dict(),
@@ -116,6 +142,9 @@ def run_all(settings: BenchSettings, out_dir: Path, isolate: bool = True) -> dic
         "onnx_export": results.get("export", {}).get("onnx"),
         "comparisons": comparisons(results),
     }
+    if peer_report is not None:
+        report["peer"] = peer_report
+        report["comparisons"]["peer"] = peer_report["ratios"]
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "bench.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
     (out_dir / "bench.md").write_text(markdown(report))

@@ -190,4 +190,8 @@ def markdown(report: dict[str, Any]) -> str:
         "The peak RSS column of each table above "
         "(`resource.getrusage(RUSAGE_SELF).ru_maxrss` of that configuration's process).",
     ]
+    if report.get("peer"):
+        from benchmarks.peer import markdown as peer_markdown
+
+        lines += ["", *peer_markdown(report["peer"])]
     return "\n".join(lines) + "\n"
