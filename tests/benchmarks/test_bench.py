@@ -101,6 +101,7 @@ def test_tiny_bench_writes_json_and_markdown(tmp_path: Path) -> None:
         train_max_length=32,
         padding_max_length=64,
         infer_max_length=32,
+        peer="off",  # tests/benchmarks/test_peer.py runs it
         work_dir=str(tmp_path / "work"),
     )
     report = bench.run_all(settings, tmp_path / "out", isolate=False)
