@@ -42,6 +42,8 @@ class BenchSettings:
     train_max_length: int = 128
     warmup_steps: int = 3
     train_steps: int = 20
+    #: runs of each loop, alternated (bare, lightning, bare, ...)
+    loop_repeats: int = 3
     #: padding (case 2): max_length and timed batches per strategy, extrapolated to an epoch
     padding_max_length: int = 256
     padding_batches: int = 6

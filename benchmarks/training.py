@@ -176,6 +176,7 @@ def loop_case(settings: BenchSettings, loop: str) -> dict[str, Any]:
         "timed_steps": settings.train_steps,
         "seconds": seconds,
         "step_seconds": np.diff(starts).tolist(),
+        "batch_size": settings.batch_size,
         "logger": logger,
     }
 
