@@ -468,6 +468,7 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
         for key in keys:
             values = [r[key] for r in mine if r.get(key) is not None]
             figures[key] = statistics.fmean(values) if values else None
+            figures[f"{key}_median"] = statistics.median(values) if values else None
             figures[f"{key}_sd"] = statistics.stdev(values) if len(values) > 1 else None
         figures["best_epochs"] = [r.get("best_epoch") for r in mine]
         systems[system] = figures
@@ -556,16 +557,18 @@ def markdown(report: dict[str, Any]) -> list[str]:
         f"around the runs. Wall time: the whole process (start-up, data, fit, test, and for "
         f"textlab its analyses). Means over seeds (± SD with several).",
         "",
-        "| system | wall s | train samples/s | test macro AUC | best val macro AUC | best epoch |",
+        "| system | wall s, mean (median) | train samples/s, mean (median) | test macro AUC | "
+        "best val macro AUC | best epoch |",
         "|---|---|---|---|---|---|",
     ]
     for system, f in systems.items():
         sd = f.get("test_auc_macro_sd")
         auc = _fmt(f["test_auc_macro"], 4) + (f" ± {sd:.4f}" if sd is not None else "")
         epochs = ", ".join(_fmt(e) for e in f["best_epochs"])
+        wall = f"{_fmt(f['wall_s'], 1)} ({_fmt(f['wall_s_median'], 1)})"
+        speed = f"{_fmt(f['train_samples_per_s'])} ({_fmt(f['train_samples_per_s_median'])})"
         lines.append(
-            f"| {system} | {_fmt(f['wall_s'], 1)} | {_fmt(f['train_samples_per_s'])} | {auc} | "
-            f"{_fmt(f['val_auc_macro'], 4)} | {epochs} |"
+            f"| {system} | {wall} | {speed} | {auc} | {_fmt(f['val_auc_macro'], 4)} | {epochs} |"
         )
     lines += ["", "| textlab vs | wall time ratio | speedup | samples/s ratio | test AUC diff |"]
     lines += ["|---|---|---|---|---|"]

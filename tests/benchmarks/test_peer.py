@@ -52,7 +52,8 @@ def test_summary_means_and_ratios_against_each_peer() -> None:
     assert summary["ratios"]["textlab_vs_bare"]["wall_s"] == pytest.approx(310.0 / 260.0)
     report = {"settings": vars(peer.PeerSettings(quick=True).resolved()), "runs": runs, **summary}
     text = "\n".join(peer.markdown(report))
-    assert "| hf_trainer | 370.0 | 26.00 | 0.9600 ± 0.0000 | 0.9500 | 2, 2 |" in text
+    row = "| hf_trainer | 370.0 (370.0) | 26.00 (26.00) | 0.9600 ± 0.0000 | 0.9500 | 2, 2 |"
+    assert row in text
     assert "| hf_trainer | 0.838 | 1.19x | 1.192 | 0.0150 |" in text
 
 
