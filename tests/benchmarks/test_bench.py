@@ -150,7 +150,8 @@ def test_tiny_bench_writes_json_and_markdown(tmp_path: Path) -> None:
         "onnx_int8",
     }
     assert saved["results"]["tokenization"]["cached"]["cache_hits"] == {"train": True, "test": True}
-    assert len(saved["results"]["loop"]["lightning"]["repeats"]) == 2
+    assert len(saved["results"]["loop"]["lightning"]["repeats"]) == 3  # loop_repeats
+    assert "step_min_samples_per_s" in saved["results"]["loop"]["lightning"]
     assert "## 2. Padding" in (tmp_path / "out" / "bench.md").read_text()
 
 
