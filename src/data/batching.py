@@ -272,8 +272,8 @@ class LengthSortedSampler(UnrepeatedDistributedSampler):
     Example:
         >>> list(LengthSortedSampler([3, 9, 3, 5]))
         [1, 3, 0, 2]
-        >>> list(LengthSortedSampler([3, 9, 3, 5], num_replicas=2, rank=1))
-        [3, 1]
+        >>> list(LengthSortedSampler([3, 9, 3, 5, 7], num_replicas=2, rank=1))  # rows 1, 3
+        [1, 3]
     """
 
     def __init__(
