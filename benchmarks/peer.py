@@ -20,7 +20,7 @@ The test macro AUC of every system is computed by the project's ``multilabel_sco
 test probabilities, so the three are scored alike. Systems alternate within each seed (the
 order rotates from seed to seed) and the load average is recorded around every run.
 
-    python -m benchmarks.peer --quick                # about 3 minutes on an idle 2-core machine
+    python -m benchmarks.peer --quick                # one short epoch per system (a few minutes)
     python -m benchmarks.peer                        # the default job (MiniLM, 4 epochs, seq 128)
     python -m benchmarks.peer --seeds 1,2,3,4,5      # several seeds, means and spreads
 """
@@ -51,7 +51,8 @@ from benchmarks.common import (
 
 SYSTEMS = ("textlab", "hf_trainer", "bare")
 RESULT = "PEER_RESULT "
-#: what --quick changes (about 3 minutes for all three on an idle 2-core machine)
+#: what --quick changes: sized for about 3 minutes for all three on an idle 2-core machine
+#: (10-11 minutes per seed measured on a busy one: benchmarks/README.md)
 QUICK = {"max_length": 64, "epochs": 1, "max_train_rows": 640, "max_test_rows": 320}
 
 
