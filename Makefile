@@ -22,7 +22,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: env train test test-slow lint format lock bench gpu-check aim-ui aim-view clean
+.PHONY: env train test test-slow lint format lock bench bench-env gpu-check aim-ui aim-view clean
 
 env: $(VENV)/.installed
 
@@ -75,8 +75,22 @@ aim-view: env
 	$(PY) -m src.aim_view repo=.
 
 # the benchmarks (MiniLM; time on 2 cores in benchmarks/README.md) -> benchmarks/results/bench.{json,md}
-bench: env
+bench: env bench-env
 	$(PY) -m benchmarks.bench
+
+# the peer benchmark's packages (the optional poetry group `bench`: accelerate, which the Hugging
+# Face Trainer needs), pinned and hashed from poetry.lock and installed by pip like the torch
+# group; nothing to do when they are there. `make bench-env PY=<python>`: into another interpreter
+BENCH_ENV_DIR := .cache/bench-env
+bench-env:
+	@$(PY) -c "import accelerate" 2>/dev/null || { \
+		mkdir -p $(BENCH_ENV_DIR) && \
+		$(LOCKREQ) constraints > $(BENCH_ENV_DIR)/constraints.txt && \
+		$(PY) -m pip install -q --dry-run --report $(BENCH_ENV_DIR)/report.json \
+			-c $(BENCH_ENV_DIR)/constraints.txt $$($(LOCKREQ) bench-group) && \
+		$(LOCKREQ) bench-group --hashes --report $(BENCH_ENV_DIR)/report.json \
+			> $(BENCH_ENV_DIR)/requirements.txt && \
+		$(PY) -m pip install -q --no-deps --require-hashes -r $(BENCH_ENV_DIR)/requirements.txt; }
 
 # the GPU check on a lent GPU (at most 8 minutes; needs no .venv there) -> gpu_check.{json,md}
 # under $OUT, else benchmarks/results/gpu_check; `make gpu-check ARGS=--dry-run`: the same

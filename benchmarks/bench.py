@@ -3,8 +3,9 @@
 Each configuration runs in its own subprocess (``--one CASE CONFIG``), so its peak RSS is its
 own and no case warms another's caches or allocator; the parent only collects and reports.
 
-    python -m benchmarks.bench                      # the full run (about 10 minutes here)
-    python -m benchmarks.bench --backbone tiny_bert --train-steps 2 --out /tmp/bench
+    python -m benchmarks.bench                      # the full run (about 13 minutes here)
+    python -m benchmarks.bench --peer full --peer-seeds 1,2,3   # the peer case on the real job
+    python -m benchmarks.bench --backbone tiny_bert --train-steps 2 --peer off --out /tmp/bench
 """
 
 from __future__ import annotations
@@ -27,10 +28,13 @@ from benchmarks.common import (
 )
 
 RESULT_PREFIX = "BENCH_RESULT "
+
+
+LOOPS = ("bare", "lightning")
+#: every case but the training loops, in order (``plan`` puts the loops after tokenization)
 PLAN: list[tuple[str, str]] = [
     ("tokenization", "cold"),
     ("tokenization", "cached"),
-    *[("loop", loop) for _ in range(2) for loop in ("bare", "lightning")],  # alternated
     ("padding", "pad_to_max_length"),
     ("padding", "dynamic"),
     ("padding", "dynamic_bucketed"),
@@ -40,6 +44,12 @@ PLAN: list[tuple[str, str]] = [
     ("inference", "onnx_fp32"),
     ("inference", "onnx_int8"),
 ]
+
+
+def plan(settings: BenchSettings) -> list[tuple[str, str]]:
+    """Every (case, configuration) run, in order; the two training loops alternate."""
+    loops = [("loop", loop) for _ in range(settings.loop_repeats) for loop in LOOPS]
+    return [*PLAN[:2], *loops, *PLAN[2:]]
 
 
 def run_one(case: str, config: str, settings: BenchSettings) -> dict[str, Any]:
@@ -84,12 +94,63 @@ def _in_subprocess(case: str, config: str, settings: BenchSettings) -> dict[str,
 
 def _best(previous: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
     """A repeated configuration (the two loops, run alternately) keeps its faster run; the
-    machine is shared, so the slower run is the one more disturbed by other work."""
+    machine is shared, so the slower run is the one more disturbed by other work. A training
+    loop also keeps every run's step times and its ``step_min_samples_per_s``."""
+    if "samples_per_s" not in new:
+        return new
     if previous is None:
-        return {**new, "repeats": [new["samples_per_s"]]} if "samples_per_s" in new else new
-    repeats = [*previous["repeats"], new.get("samples_per_s")]
-    faster = new if new["samples_per_s"] > previous["samples_per_s"] else previous
-    return {**faster, "repeats": repeats}
+        faster, repeats, step_runs = new, [], []
+    else:
+        faster = new if new["samples_per_s"] > previous["samples_per_s"] else previous
+        repeats, step_runs = previous["repeats"], previous.get("step_runs", [])
+    merged = {**faster, "repeats": [*repeats, new["samples_per_s"]]}
+    if "step_seconds" in new:
+        runs = [*step_runs, new["step_seconds"]]
+        merged.update(step_runs=runs, **step_min_throughput(runs, new["batch_size"]))
+        merged.pop("step_seconds", None)
+    return merged
+
+
+def step_min_throughput(runs: list[list[float]], batch_size: int) -> dict[str, float]:
+    """Samples/s from the fastest time of each step over the runs of one loop.
+
+    Every run of either loop trains on the same batches in the same order, so step ``i``
+    costs the same work in all of them; other work on a shared machine only ever adds time,
+    so the minimum over runs is the least disturbed measurement of each step. Summed over the
+    steps, it compares the two loops on equal terms, where one disturbed stretch of a 20-step
+    run would otherwise decide the ratio.
+
+    Example:
+        >>> step_min_throughput([[2.0, 3.0], [2.5, 2.0]], batch_size=8)
+        {'step_min_samples_per_s': 4.0}
+    """
+    steps = min(len(r) for r in runs)
+    fastest = [min(r[i] for r in runs) for i in range(steps)]
+    return {"step_min_samples_per_s": batch_size * steps / sum(fastest)}
+
+
+def run_peer_case(settings: BenchSettings) -> dict[str, Any] | None:
+    """Case 6: the whole default job in textlab, the Hugging Face Trainer and a bare loop
+    (``benchmarks.peer``; every system in its own process either way); None when off."""
+    if settings.peer == "off":
+        return None
+    if settings.peer not in ("quick", "full"):
+        raise SystemExit(f"--peer must be quick, full or off, got {settings.peer!r}")
+    from benchmarks.peer import PeerSettings, run_peer
+
+    print(f"[bench] peer ({settings.peer}) ...", flush=True)
+    return run_peer(
+        PeerSettings(
+            backbone=settings.backbone,
+            data=settings.data,
+            quick=settings.peer == "quick",
+            seeds=settings.peer_seeds,
+            batch_size=settings.batch_size,
+            precision=settings.precision,
+            threads=settings.threads,
+            work_dir=str(Path(settings.work_dir) / "peer"),
+        )
+    )
 
 
 def run_all(settings: BenchSettings, out_dir: Path, isolate: bool = True) -> dict[str, Any]:
@@ -99,14 +160,15 @@ def run_all(settings: BenchSettings, out_dir: Path, isolate: bool = True) -> dic
     load_before = os.getloadavg()[0]
     start = time.perf_counter()
     results: dict[str, dict[str, Any]] = {}
-    for case, config in PLAN:
+    for case, config in plan(settings):
         print(f"[bench] {case} / {config} ...", flush=True)
         run = _in_subprocess if isolate else run_one
         result = run(case, config, settings)
         print(f"[bench]   {json.dumps(result, default=str)}", flush=True)
         done = results.setdefault(case, {})
         done[config] = _best(done.get(config), result)
-    report = {
+    peer_report = run_peer_case(settings)
+    report: dict[str, Any] = {
         "machine": machine(),
         "settings": settings.to_dict(),
         "isolated_processes": isolate,
@@ -116,6 +178,9 @@ def run_all(settings: BenchSettings, out_dir: Path, isolate: bool = True) -> dic
         "onnx_export": results.get("export", {}).get("onnx"),
         "comparisons": comparisons(results),
     }
+    if peer_report is not None:
+        report["peer"] = peer_report
+        report["comparisons"]["peer"] = peer_report["ratios"]
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "bench.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
     (out_dir / "bench.md").write_text(markdown(report))

@@ -42,6 +42,8 @@ class BenchSettings:
     train_max_length: int = 128
     warmup_steps: int = 3
     train_steps: int = 20
+    #: runs of each loop, alternated (bare, lightning, bare, ...)
+    loop_repeats: int = 3
     #: padding (case 2): max_length and timed batches per strategy, extrapolated to an epoch
     padding_max_length: int = 256
     padding_batches: int = 6
@@ -49,6 +51,9 @@ class BenchSettings:
     #: inference (case 4): batches of Jigsaw test rows
     infer_max_length: int = 128
     infer_batches: int = 12
+    #: the peer benchmark (case 6, ``benchmarks.peer``): quick, full (the default job) or off
+    peer: str = "quick"
+    peer_seeds: str = "42"
     work_dir: str = str(ROOT / ".cache" / "bench")
 
     def to_dict(self) -> dict[str, Any]:
@@ -56,12 +61,15 @@ class BenchSettings:
 
 
 def add_settings_flags(parser: argparse.ArgumentParser, settings_class: type) -> None:
-    """One ``--flag-name`` per field of a settings dataclass, typed by its default."""
+    """One ``--flag-name`` per field of a settings dataclass, typed by its default; a bool flag
+    alone means true (``--quick``), or takes a word (``--minilm false``)."""
     for field in fields(settings_class):
         flag = "--" + field.name.replace("_", "-")
         kind: Callable[[str], Any] = type(field.default)
         if kind is bool:  # bool("false") is True: parse the word
             kind = lambda text: str(text).lower() in {"1", "true", "yes"}  # noqa: E731
+            parser.add_argument(flag, type=kind, nargs="?", const=True, default=field.default)
+            continue
         parser.add_argument(flag, type=kind, default=field.default)
 
 

@@ -42,9 +42,17 @@ def comparisons(results: dict[str, dict[str, dict[str, Any]]]) -> dict[str, dict
     out: dict[str, dict[str, Any]] = {}
     loop = results.get("loop", {})
     if {"lightning", "bare"} <= loop.keys():
-        ratio = _ratio(loop["lightning"]["samples_per_s"], loop["bare"]["samples_per_s"])
+        # per-step minimum over the runs when both loops have it (benchmarks.bench: the fair
+        # figure on a shared machine); else each loop's fastest run
+        key = "step_min_samples_per_s"
+        if not all(key in loop[k] for k in ("lightning", "bare")):
+            key = "samples_per_s"
+        ratio = _ratio(loop["lightning"][key], loop["bare"][key])
+        best_runs = _ratio(loop["lightning"]["samples_per_s"], loop["bare"]["samples_per_s"])
         out["lightning_vs_bare"] = {
             "ratio": ratio,
+            "measure": key,
+            "fastest_runs_ratio": best_runs,
             "goal": ">= 0.95",
             "met": _at_least(ratio, 0.95),
         }
@@ -112,10 +120,17 @@ def markdown(report: dict[str, Any]) -> str:
             "",
         ]
         lines += _table(
-            ["loop", "samples/s (best run)", "all runs", "peak RSS MB"],
+            [
+                "loop",
+                "samples/s, per-step minimum",
+                "samples/s (best run)",
+                "all runs",
+                "peak RSS MB",
+            ],
             [
                 [
                     k,
+                    v.get("step_min_samples_per_s"),
                     v["samples_per_s"],
                     ", ".join(f"{x:.2f}" for x in v["repeats"]),
                     v["peak_rss_mb"],
@@ -123,7 +138,13 @@ def markdown(report: dict[str, Any]) -> str:
                 for k, v in loop.items()
             ],
         )
-        lines += ["", f"Lightning / bare = **{_fmt(c.get('ratio'), 3)}** (goal >= 0.95)."]
+        lines += [
+            "",
+            f"Lightning / bare = **{_fmt(c.get('ratio'), 3)}** (goal >= 0.95; from "
+            f"{c.get('measure')}; fastest whole runs: {_fmt(c.get('fastest_runs_ratio'), 3)}). "
+            "Per-step minimum: each step's fastest time over the runs of a loop (all runs train "
+            "on the same batches), summed.",
+        ]
     pad = res.get("padding", {})
     if pad:
         c = cmp.get("padding_speedup_vs_pad_to_max", {})
@@ -199,4 +220,8 @@ def markdown(report: dict[str, Any]) -> str:
         "The peak RSS column of each table above "
         "(`resource.getrusage(RUSAGE_SELF).ru_maxrss` of that configuration's process).",
     ]
+    if report.get("peer"):
+        from benchmarks.peer import markdown as peer_markdown
+
+        lines += ["", *peer_markdown(report["peer"])]
     return "\n".join(lines) + "\n"

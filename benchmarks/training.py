@@ -51,9 +51,11 @@ def bare_loop(
     cfg,
     device: str | torch.device = "cpu",
     fused: bool = False,
+    step_starts: list[float] | None = None,
 ) -> float:
     """Plain PyTorch: what Lightning does per step, minus Lightning, on ``device`` (the model
-    and the batches moved there first; GPU time synchronised). Returns timed seconds."""
+    and the batches moved there first; GPU time synchronised). Returns timed seconds;
+    ``step_starts`` (if given) gets the clock at the start of every timed step and at the end."""
     device = torch.device(device)
     model.to(device).train()
     batches = [{k: v.to(device) for k, v in b.items()} for b in batches]
@@ -70,6 +72,8 @@ def bare_loop(
         if step == warmup:
             synchronize(device)
             start = time.perf_counter()
+        if step_starts is not None and step >= warmup:
+            step_starts.append(time.perf_counter())
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
             logits = model(batch["input_ids"], batch["attention_mask"]).float()
             loss = model.loss_fn(logits, batch["labels"])
@@ -80,7 +84,10 @@ def bare_loop(
         optimizer.zero_grad(set_to_none=True)
         scheduler.step()
     synchronize(device)
-    return time.perf_counter() - start
+    end = time.perf_counter()
+    if step_starts is not None:
+        step_starts.append(end)
+    return end - start
 
 
 def synchronize(device: torch.device) -> None:
@@ -91,30 +98,42 @@ def synchronize(device: torch.device) -> None:
 
 class StepTimer(Callback):
     """Times training batches ``warmup`` .. the last one (Lightning's own step hooks), and
-    records the device the model trained on (Lightning moves it back to the CPU after fit)."""
+    records the device the model trained on (Lightning moves it back to the CPU after fit).
+    ``step_starts``: the clock at the start of every timed batch and at the end (on the CPU;
+    on a GPU only the first and last are synchronised)."""
 
     def __init__(self, warmup: int, steps: int) -> None:
         self.warmup, self.last = warmup, warmup + steps - 1
         self.start = self.end = 0.0
         self.device = torch.device("cpu")
+        self.step_starts: list[float] = []
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx: int) -> None:
         if batch_idx == self.warmup:
             self.device = pl_module.device
             synchronize(pl_module.device)
             self.start = time.perf_counter()
+        if batch_idx >= self.warmup:
+            self.step_starts.append(time.perf_counter())
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
         if batch_idx == self.last:
             synchronize(pl_module.device)
             self.end = time.perf_counter()
+            self.step_starts.append(self.end)
 
 
 def lightning_loop(
-    model, batches: list[dict[str, torch.Tensor]], warmup: int, cfg, logger: str
+    model,
+    batches: list[dict[str, torch.Tensor]],
+    warmup: int,
+    cfg,
+    logger: str,
+    step_starts: list[float] | None = None,
 ) -> tuple[float, torch.device]:
     """``src.train``'s trainer config, callbacks (checkpointing) and logger, no progress bar.
-    Returns the timed seconds and the device the model trained on."""
+    Returns the timed seconds and the device the model trained on; ``step_starts`` as in
+    ``bare_loop``."""
     timer = StepTimer(warmup, len(batches) - warmup)
     callbacks = [c for c in instantiate_group(cfg.callbacks) if not isinstance(c, TQDMProgressBar)]
     loggers = instantiate_group(cfg.get("logger"))
@@ -135,6 +154,8 @@ def lightning_loop(
     trainer.fit(model, train_dataloaders=DataLoader(dataset, batch_size=None))
     for lg in loggers:
         getattr(lg, "close", lg.finalize)("success")
+    if step_starts is not None:
+        step_starts.extend(timer.step_starts)
     return timer.end - timer.start, timer.device
 
 
@@ -145,15 +166,20 @@ def loop_case(settings: BenchSettings, loop: str) -> dict[str, Any]:
     logger = "aim" if loop == "lightning" else "none"
     cfg, model, datamodule = model_and_data(settings, settings.train_max_length, f"logger={logger}")
     batches = first_batches(datamodule, total)
+    starts: list[float] = []
     if loop == "lightning":
-        seconds, _ = lightning_loop(model, batches, settings.warmup_steps, cfg, logger)
+        seconds, _ = lightning_loop(model, batches, settings.warmup_steps, cfg, logger, starts)
     else:
-        seconds = bare_loop(model, batches, settings.warmup_steps, settings.precision, cfg)
+        seconds = bare_loop(
+            model, batches, settings.warmup_steps, settings.precision, cfg, step_starts=starts
+        )
     samples = sum(len(b["labels"]) for b in batches[settings.warmup_steps :])
     return {
         "samples_per_s": samples / seconds,
         "timed_steps": settings.train_steps,
         "seconds": seconds,
+        "step_seconds": np.diff(starts).tolist(),
+        "batch_size": settings.batch_size,
         "logger": logger,
     }
 

@@ -1,4 +1,5 @@
-"""Pins from poetry.lock for the packages that poetry must not install (torch and what needs it).
+"""Pins from poetry.lock for the packages that poetry must not install (torch and what needs it,
+and the optional benchmark packages that need torch).
 
 Poetry ignores pip's local find-links and would replace the local CPU torch wheel with
 the multi-GB CUDA build, so those packages are locked by poetry but installed by pip.
@@ -9,6 +10,8 @@ the multi-GB CUDA build, so those packages are locked by poetry but installed by
                                    the same with the lock's sha256 of every file, for
                                    pip --require-hashes; R (a `pip install --dry-run --report`
                                    JSON) adds the dependencies pip resolved, pinned the same way
+  bench-group [--hashes [--report R]]
+                                   the same for the bench group (`make bench-env`)
   check-wheel WHEEL [SHA256 ...]   check a wheel's sha256 against the lock (see check_wheel)
 """
 
@@ -43,9 +46,14 @@ def locked_hashes(lock: list[dict], name: str, version: str) -> list[str]:
     raise SystemExit(f"{name}=={version} is not in poetry.lock")
 
 
-def torch_group(pyproject_path: Path = ROOT / "pyproject.toml") -> list[str]:
+def poetry_group(name: str, pyproject_path: Path = ROOT / "pyproject.toml") -> list[str]:
+    """The package names of a poetry dependency group."""
     project = tomllib.loads(pyproject_path.read_text())
-    return list(project["tool"]["poetry"]["group"]["torch"]["dependencies"])
+    return list(project["tool"]["poetry"]["group"][name]["dependencies"])
+
+
+def torch_group(pyproject_path: Path = ROOT / "pyproject.toml") -> list[str]:
+    return poetry_group("torch", pyproject_path)
 
 
 def report_pins(report_path: Path) -> dict[str, str]:
@@ -58,12 +66,17 @@ def report_pins(report_path: Path) -> dict[str, str]:
 
 
 def hashed_requirements(
-    lock: list[dict], group: list[str], report: dict[str, str] | None = None
+    lock: list[dict], group: list[str], report: dict[str, str] | None = None, title: str = "torch"
 ) -> list[str]:
     versions = {normalize(name): version for name, version in locked_versions(lock).items()}
-    lines = ["# torch group, pinned and hashed from poetry.lock"]
+    lines = [f"# {title} group, pinned and hashed from poetry.lock"]
     for name in group:
-        version = versions[normalize(name)]
+        version = versions.get(normalize(name))
+        if version is None:
+            raise SystemExit(
+                f"{name} (the {title} group of pyproject.toml) is not in poetry.lock; "
+                "run `make lock` to lock it"
+            )
         hashes = " ".join(f"--hash={h}" for h in locked_hashes(lock, name, version))
         lines.append(f"{name}=={version} {hashes}")
     resolved = report or {}
@@ -113,7 +126,7 @@ def main(argv: list[str]) -> None:
         "what",
         nargs="?",
         default="torch-group",
-        choices=["constraints", "torch-group", "check-wheel"],
+        choices=["constraints", "torch-group", "bench-group", "check-wheel"],
     )
     parser.add_argument("args", nargs="*", help="check-wheel: WHEEL [SHA256 ...]")
     parser.add_argument("--hashes", action="store_true")
@@ -125,13 +138,20 @@ def main(argv: list[str]) -> None:
         if not opts.args:
             parser.error("check-wheel needs WHEEL")
         print(check_wheel(lock, Path(opts.args[0]), opts.args[1:]))
-    elif opts.what == "torch-group" and opts.hashes:
+    elif opts.what in ("torch-group", "bench-group") and opts.hashes:
         report = report_pins(opts.report) if opts.report else None
-        print("\n".join(hashed_requirements(lock, torch_group(), report)))
+        title = opts.what.removesuffix("-group")
+        print("\n".join(hashed_requirements(lock, poetry_group(title), report, title)))
     else:
-        names = sorted(versions) if opts.what == "constraints" else torch_group()
+        if opts.what == "constraints":
+            names = sorted(versions)
+        else:
+            names = poetry_group(opts.what.removesuffix("-group"))
+        by_name = {normalize(name): version for name, version in versions.items()}
         for name in names:
-            print(f"{name}=={versions[name]}")
+            if normalize(name) not in by_name:
+                raise SystemExit(f"{name} is not in poetry.lock; run `make lock` to lock it")
+            print(f"{name}=={by_name[normalize(name)]}")
 
 
 if __name__ == "__main__":

@@ -1,13 +1,15 @@
 """How batches are made: datasets over token ids, padding per batch, length bucketing,
-balanced sampling of rare labels, and which rows each process evaluates under DDP.
+balanced sampling of rare labels, and which rows each process evaluates (in which order).
 
 Padding per batch instead of to max_length saves most of the compute on short comments;
 bucketing sorts rows by length within chunks of shuffled rows so batches pad even less.
+Evaluation batches are sorted by length outright (nothing to randomise there) and carry each
+row's position, so predictions go back into file order.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -252,13 +254,95 @@ def balanced_sampler(
     )
 
 
-# -- evaluation shards under DDP -------------------------------------------------------------
-# Which rows each process sees under DDP, decided in the DataModule rather than by Lightning.
+# -- evaluation order and shards under DDP ---------------------------------------------------
+# Which rows each process evaluates, and in which order, decided in the DataModule rather than
+# by Lightning.
 #
 # Lightning's default for evaluation loaders is a ``DistributedSampler``, which pads the last
 # shard with repeated rows so that all ranks get equally many; the repeats would count twice in
 # the gathered AUC/F1. An ``UnrepeatedDistributedSampler`` gives each rank a disjoint slice
 # instead (shard sizes may differ by one row, which evaluation tolerates: no gradients to sync).
+#
+# Within its rows, a process evaluates the longest first (``LengthSortedSampler``): each batch
+# then holds rows of about one length and pads little, and the widest batch comes first, so a
+# batch that does not fit in memory fails at once. Every batch carries the dataset positions
+# of its rows (``ROW_INDEX``): whatever keeps per-row outputs puts them back into file order
+# (``src.evaluation.predictions.stack_predictions``); scores over a whole split do not depend
+# on the order.
+
+#: the batch key holding each row's position in its dataset (evaluation loaders)
+ROW_INDEX = "row_index"
+
+
+def row_lengths(dataset: Any) -> np.ndarray:
+    """Token count of every row of a dataset of token ids (``TokenizedDataset``) or of encoded
+    sentences (items with ``input_ids``)."""
+    ids = getattr(dataset, "input_ids", None)
+    if ids is None:
+        items = (dataset[i] for i in range(len(dataset)))
+        ids = [item["input_ids"] if isinstance(item, Mapping) else item.input_ids for item in items]
+    return np.fromiter((len(row) for row in ids), dtype=np.int64, count=len(ids))
+
+
+class LengthSortedSampler(UnrepeatedDistributedSampler):
+    """This process's rows (all of them in a single process; a disjoint shard under DDP),
+    longest first; rows of equal length keep their order.
+
+    A ``DistributedSampler`` subclass, so that Lightning does not wrap it in another one.
+
+    Example:
+        >>> list(LengthSortedSampler([3, 9, 3, 5]))
+        [1, 3, 0, 2]
+        >>> list(LengthSortedSampler([3, 9, 3, 5, 7], num_replicas=2, rank=1))  # rows 1, 3
+        [1, 3]
+    """
+
+    def __init__(
+        self, lengths: Sequence[int] | np.ndarray, num_replicas: int = 1, rank: int = 0
+    ) -> None:
+        self.lengths = np.asarray(lengths, dtype=np.int64)
+        super().__init__(
+            range(len(self.lengths)), num_replicas=num_replicas, rank=rank, shuffle=False
+        )
+
+    def __iter__(self) -> Iterator[int]:  # type: ignore[override]
+        shard = np.fromiter(super().__iter__(), dtype=np.int64)
+        return iter(shard[np.argsort(-self.lengths[shard], kind="stable")].tolist())
+
+
+class RowIndexed(Dataset):
+    """A dataset whose items come with their position: ``(index, item)``."""
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)  # type: ignore[arg-type]
+
+    def __getitem__(self, index: int) -> tuple[int, Any]:
+        return index, self.dataset[index]
+
+
+class RowIndexCollator:
+    """Batches ``RowIndexed`` items with ``collate`` and adds their positions (``ROW_INDEX``)."""
+
+    def __init__(self, collate: Callable[[list], dict[str, torch.Tensor]]) -> None:
+        self.collate = collate
+
+    def __call__(self, pairs: list[tuple[int, Any]]) -> dict[str, torch.Tensor]:
+        batch = self.collate([item for _, item in pairs])
+        batch[ROW_INDEX] = torch.tensor([index for index, _ in pairs], dtype=torch.long)
+        return batch
+
+
+def restore_row_order(rows: torch.Tensor, row_index: torch.Tensor) -> torch.Tensor:
+    """Rows gathered in evaluation order, put back at their dataset positions.
+
+    Example:
+        >>> restore_row_order(torch.tensor([[9], [5], [7]]), torch.tensor([2, 0, 1])).tolist()
+        [[5], [7], [9]]
+    """
+    return rows[torch.argsort(row_index)]
 
 
 def world_of(trainer: Any | None) -> tuple[int, int]:
@@ -268,17 +352,22 @@ def world_of(trainer: Any | None) -> tuple[int, int]:
     return int(getattr(trainer, "world_size", 1)), int(getattr(trainer, "global_rank", 0))
 
 
-def eval_sampler(dataset: Dataset, trainer: Any | None) -> UnrepeatedDistributedSampler | None:
-    """A no-repeat shard of ``dataset`` for this rank under DDP, else None (plain order)."""
+def eval_sampler(
+    dataset: Dataset, trainer: Any | None, sort_by_length: bool = False
+) -> UnrepeatedDistributedSampler | None:
+    """This rank's rows of ``dataset``: a no-repeat shard under DDP, longest first when
+    ``sort_by_length``; None: every row in file order."""
     world_size, rank = world_of(trainer)
-    if world_size <= 1:
-        return None
     rows = len(dataset)  # type: ignore[arg-type]  # every textlab dataset is sized
-    if rows < world_size:
+    if world_size > 1 and rows < world_size:
         raise TextlabError(
             f"{rows} evaluation rows cannot be split over {world_size} processes; "
             "use fewer trainer.devices or more rows"
         )
+    if sort_by_length:
+        return LengthSortedSampler(row_lengths(dataset), num_replicas=world_size, rank=rank)
+    if world_size <= 1:
+        return None
     return UnrepeatedDistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=False)
 
 

@@ -24,7 +24,7 @@ from omegaconf import OmegaConf
 from torch.utils.data import DataLoader, Dataset
 
 from src.config import DataSchema, validated
-from src.data.batching import eval_sampler
+from src.data.batching import RowIndexCollator, RowIndexed, eval_sampler
 from src.data.token_cache import (
     CachedSplit,
     LabelledTexts,
@@ -74,6 +74,9 @@ class TextDataModule(L.LightningDataModule, ABC):
     ``files`` maps a role to a file name in ``data_dir``: ``train``/``val``/``test`` hold the
     splits (no ``val``: validation is held out of train), other roles hold what the splits need
     (labels, label names). ``cache_dir`` None: no disk cache of token ids.
+    ``sort_eval_by_length``: validation, test and prediction batches take rows longest first
+    (they pad less); each batch carries its rows' positions (``ROW_INDEX``), and per-row
+    predictions go back into file order (``src.data.batching``).
     """
 
     #: the splits ``predict_dataloader`` yields, in order
@@ -96,8 +99,13 @@ class TextDataModule(L.LightningDataModule, ABC):
         max_val_rows: int | None = None,
         max_test_rows: int | None = None,
         cache_dir: str | None = None,
+        sort_eval_by_length: bool = True,
     ) -> None:
         super().__init__()
+        if not isinstance(sort_eval_by_length, bool):
+            raise TextlabError(
+                f"data.sort_eval_by_length must be true or false, got {sort_eval_by_length!r}"
+            )
         self.data_dir = Path(data_dir).expanduser()
         self.files = dict(files)
         self.tokenizer = tokenizer
@@ -108,6 +116,7 @@ class TextDataModule(L.LightningDataModule, ABC):
         self.num_workers = num_workers
         self.limits = {"train": max_train_rows, "val": max_val_rows, "test": max_test_rows}
         self.cache_dir = cache_dir
+        self.sort_eval_by_length = sort_eval_by_length
         #: split -> its dataset, built on first use (``setup``, the loaders)
         self.datasets: dict[str, Dataset] = {}
         #: split -> whether its token ids came from the disk cache (first load only)
@@ -271,10 +280,15 @@ class TextDataModule(L.LightningDataModule, ABC):
         return [self.val_dataloader(), self.test_dataloader()]
 
     def _eval_loader(self, split: str) -> DataLoader:
-        # under DDP: disjoint shards, no padded repeats (the collector gathers them)
+        # under DDP: disjoint shards, no padded repeats (the collector gathers them); rows
+        # longest first when sort_eval_by_length; every batch carries its rows' positions
         dataset = self.dataset(split)
+        sampler = eval_sampler(dataset, self.trainer, self.sort_eval_by_length)
         return self.loader(
-            dataset, self.eval_batch_size, sampler=eval_sampler(dataset, self.trainer)
+            RowIndexed(dataset),
+            self.eval_batch_size,
+            sampler=sampler,
+            collate_fn=RowIndexCollator(self.collator()),
         )
 
     def loader(
@@ -284,8 +298,9 @@ class TextDataModule(L.LightningDataModule, ABC):
         shuffle: bool = False,
         sampler=None,
         batch_sampler=None,
+        collate_fn: Callable[[list], dict[str, torch.Tensor]] | None = None,
     ) -> DataLoader:
-        """A loader with the data set's worker settings and collator."""
+        """A loader with the data set's worker settings and collator (or ``collate_fn``)."""
         batching = {"batch_size": batch_size, "shuffle": shuffle, "sampler": sampler}
         return DataLoader(
             dataset,
@@ -293,5 +308,5 @@ class TextDataModule(L.LightningDataModule, ABC):
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
             pin_memory=torch.cuda.is_available(),
-            collate_fn=self.collator(),
+            collate_fn=collate_fn or self.collator(),
         )

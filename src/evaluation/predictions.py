@@ -12,6 +12,7 @@ import lightning.pytorch as L
 import numpy as np
 import torch
 
+from src.data.batching import ROW_INDEX, restore_row_order
 from src.tasks.base import Task
 from src.tasks.multilabel.metrics import Threshold, scores_at_thresholds
 
@@ -45,12 +46,17 @@ def evaluate_predictions(
 
 
 def stack_predictions(batches: list[dict[str, Any]], task: Task) -> SplitPredictions | None:
-    """One split's ``predict_step`` outputs as arrays; None for ragged token logits or
-    batches without labels."""
+    """One split's ``predict_step`` outputs as arrays, rows in dataset (file) order when the
+    batches carry their rows' positions (the DataModule's loaders sort rows by length); None
+    for ragged token logits or batches without labels."""
     if not batches or "labels" not in batches[0] or batches[0]["logits"].ndim != 2:
         return None
     logits = torch.cat([b["logits"].cpu() for b in batches]).float()
     targets = torch.cat([b["labels"].cpu() for b in batches])
+    if ROW_INDEX in batches[0]:
+        positions = torch.cat([b[ROW_INDEX].cpu() for b in batches])
+        logits = restore_row_order(logits, positions)
+        targets = restore_row_order(targets, positions)
     probs = task.probabilities(logits)
     return SplitPredictions(logits.numpy(), targets.numpy(), probs.numpy())
 

@@ -19,6 +19,7 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LambdaLR
 
 from src.config import plain_dict, run_folder_safe
+from src.data.batching import ROW_INDEX
 from src.errors import TextlabError
 from src.models.encoders import ENCODER_INPUTS, accepted_inputs, freeze_encoder, max_positions
 from src.models.poolers import build_pooler, check_layers, encoder_depth, scalar_mix
@@ -227,10 +228,12 @@ class EncoderModule(L.LightningModule):
     def predict_step(
         self, batch: dict[str, torch.Tensor], batch_idx: int, dataloader_idx: int = 0
     ) -> dict[str, Any]:
-        """float32 logits of the batch, with its labels when it has them (for the analyses)."""
+        """float32 logits of the batch, with its labels and its rows' dataset positions when it
+        has them (for the analyses, which put the rows back into file order)."""
         out = {"logits": self(batch["input_ids"], batch["attention_mask"]).float()}
-        if "labels" in batch:
-            out["labels"] = batch["labels"]
+        for key in ("labels", ROW_INDEX):
+            if key in batch:
+                out[key] = batch[key]
         return out
 
     def configure_optimizers(self) -> Any:

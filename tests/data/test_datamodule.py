@@ -17,7 +17,7 @@ import torch
 from torch.utils.data import RandomSampler, SequentialSampler
 
 import src.data.token_cache as token_cache
-from src.data.batching import PaddingCollator
+from src.data.batching import ROW_INDEX, LengthSortedSampler, PaddingCollator
 from src.data.datasets import JigsawDataModule
 from src.data.readers.jigsaw import JIGSAW_LABELS
 from src.data.splits import stratified_holdout
@@ -123,10 +123,14 @@ def test_properties_and_setup_idempotent(dm):
     assert (dm.train_dataset, dm.val_dataset, dm.test_dataset) == before
 
 
-def test_loaders_shuffle_only_training(dm):
+def test_loaders_shuffle_only_training(dm, tokenizer, tmp_path):
     assert isinstance(dm.train_dataloader().sampler, RandomSampler)
-    assert isinstance(dm.val_dataloader().sampler, SequentialSampler)
-    assert isinstance(dm.test_dataloader().sampler, SequentialSampler)
+    # evaluation: longest rows first by default (tests/data/test_eval_order.py), else file order
+    assert isinstance(dm.val_dataloader().sampler, LengthSortedSampler)
+    assert isinstance(dm.test_dataloader().sampler, LengthSortedSampler)
+    plain = ready(make_dm(tokenizer, tmp_path, sort_eval_by_length=False))
+    assert isinstance(plain.val_dataloader().sampler, SequentialSampler)
+    assert isinstance(plain.test_dataloader().sampler, SequentialSampler)
 
 
 # -- test rows ------------------------------------------------------------------------------
@@ -276,7 +280,7 @@ def test_batches_dynamically_padded_and_truncated(dm, tokenizer):
     start = 0
     for batch in dm.val_dataloader():
         n = batch["input_ids"].shape[0]
-        expected = lengths[start : start + n]
+        expected = [lengths[i] for i in batch[ROW_INDEX].tolist()]  # the rows' positions
         width = batch["input_ids"].shape[1]
         assert width == max(expected)
         assert batch["input_ids"].dtype == torch.long

@@ -120,3 +120,16 @@ def test_check_wheel(tmp_path: Path) -> None:
     other, _ = fake_wheel(tmp_path, "0.0.1+cpu")
     with pytest.raises(SystemExit, match="poetry.lock holds torch=="):
         lockreq.check_wheel(lock, other, [])
+
+
+def test_bench_group_is_pinned_from_the_lock_and_missing_pins_say_make_lock() -> None:
+    assert lockreq.poetry_group("bench") == ["accelerate"]
+    digest = "sha256:" + "ab" * 32
+    lock = [{"name": "accelerate", "version": "1.16.0", "files": [{"hash": digest}]}]
+    lines = lockreq.hashed_requirements(lock, ["accelerate"], None, "bench")
+    assert lines == [
+        "# bench group, pinned and hashed from poetry.lock",
+        f"accelerate==1.16.0 --hash={digest}",
+    ]
+    with pytest.raises(SystemExit, match="accelerate .*not in poetry.lock; run `make lock`"):
+        lockreq.hashed_requirements([], ["accelerate"], None, "bench")
