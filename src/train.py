@@ -34,6 +34,8 @@ from src.tracking.logger import scoring
 
 HEADLINE = ("auc_macro", "f1_macro", "f1_micro", "tuned/f1_macro", "accuracy", "f1", "loss")
 RESUME_FROM = ("last.ckpt", "best.ckpt")
+#: the phases of a run, in the order they run (metrics.json's ``phases_s``)
+PHASES = ("data", "fit", "evaluate", "analyses")
 
 
 def train(cfg: DictConfig) -> dict[str, Any]:
@@ -140,7 +142,8 @@ def phase_line(summary: dict[str, Any]) -> str:
     phases = summary.get("phases_s") or {}
     if not phases:
         return ""
-    return " (" + ", ".join(f"{name} {seconds:.0f} s" for name, seconds in phases.items()) + ")"
+    ordered = sorted(phases, key=lambda name: PHASES.index(name) if name in PHASES else 99)
+    return " (" + ", ".join(f"{name} {phases[name]:.0f} s" for name in ordered) + ")"
 
 
 def next_commands(summary: dict[str, Any], output_dir: str | Path) -> list[str]:

@@ -12,7 +12,9 @@ from src.errors import TextlabError
 from src.evaluation.thresholds import MIN_POSITIVES, tune_thresholds
 from src.tasks.base import Task
 from src.tasks.multiclass.metrics import class_ids, multiclass_scores
+from src.tasks.multiclass.task import MulticlassTask
 from src.tasks.multilabel.metrics import multilabel_scores
+from src.tasks.multilabel.task import MultilabelTask
 from src.tasks.output import DEFAULT_THRESHOLD
 from src.tasks.token.metrics import token_scores
 from src.tasks.token.task import TokenTask
@@ -190,16 +192,17 @@ def _per_sentence(flat: list[str], sentences: list[list[Any]]) -> list[list[str]
     return out
 
 
-#: task name -> its baseline adapter
-BASELINES: dict[str, type[TaskBaseline]] = {
-    "multilabel": MultilabelBaseline,
-    "multiclass": MulticlassBaseline,
-    "token": TokenBaseline,
+#: task class -> its baseline adapter
+BASELINES: dict[type[Task], type[TaskBaseline]] = {
+    MultilabelTask: MultilabelBaseline,
+    MulticlassTask: MulticlassBaseline,
+    TokenTask: TokenBaseline,
 }
 
 
 def baseline_for(task: Task) -> TaskBaseline:
     """The baseline adapter of ``task``; a clear error for a task the baselines do not serve."""
-    if task.name not in BASELINES:
+    adapter = next((a for kind, a in BASELINES.items() if isinstance(task, kind)), None)
+    if adapter is None:
         raise TextlabError(f"the baselines do not serve the {task.name} task")
-    return BASELINES[task.name](task)
+    return adapter(task)

@@ -15,11 +15,14 @@ from typing import Any
 
 from torch import nn
 
-#: task name -> transformers' problem_type
-PROBLEM_TYPES = {
-    "multilabel": "multi_label_classification",
-    "multiclass": "single_label_classification",
-}
+from src.tasks.formats import output_format
+
+
+def problem_type(model: Any) -> str | None:
+    """transformers' ``problem_type`` for this model's task (its output format says)."""
+    return output_format(model.task.name).hf_problem_type
+
+
 STOCK_CLASS = "BertForSequenceClassification"
 PROJECT_LOADER = "src.deploy.references.load_predictor(folder)"
 
@@ -30,7 +33,7 @@ def stock_class(model: Any) -> str | None:
     encoder_type = getattr(getattr(model.encoder, "config", None), "model_type", None)
     pooling = model.hparams.get("pooling") if hasattr(model, "hparams") else None
     head = getattr(getattr(model, "head", None), "net", None)
-    if encoder_type != "bert" or pooling != "cls" or model.task.name not in PROBLEM_TYPES:
+    if encoder_type != "bert" or pooling != "cls" or problem_type(model) is None:
         return None
     return STOCK_CLASS if isinstance(head, nn.Sequential) and len(head) == 5 else None
 
@@ -39,7 +42,7 @@ def why_not_stock(model: Any) -> str:
     """Why an export is not a stock transformers class (for its card and console line)."""
     encoder_type = getattr(getattr(model.encoder, "config", None), "model_type", "?")
     pooling = model.hparams.get("pooling")
-    if model.task.name not in PROBLEM_TYPES:
+    if problem_type(model) is None:
         return f"a {model.task.name} model's head has no stock transformers class"
     if encoder_type == "distilbert":
         return "DistilBERT's own classifier (pre_classifier + ReLU) is not this model's tanh head"
@@ -59,7 +62,7 @@ def save_stock(model: Any, out_dir: Path, label_names: list[str]) -> None:
     config.num_labels = len(label_names)
     config.id2label = dict(enumerate(label_names))
     config.label2id = {name: i for i, name in enumerate(label_names)}
-    config.problem_type = PROBLEM_TYPES[model.task.name]  # type: ignore[assignment]
+    config.problem_type = problem_type(model)  # type: ignore[assignment]
     stock = BertForSequenceClassification(config).eval()
     encoder_state = {
         k: v for k, v in model.encoder.state_dict().items() if not k.startswith("pooler.")

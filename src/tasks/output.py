@@ -113,6 +113,8 @@ class OutputFormat:
     name: ClassVar[str]
     #: the ``task`` field of an export folder (kept for its readers); None: not exportable yet
     export_task: ClassVar[str | None] = None
+    #: transformers' ``problem_type`` of a stock sequence classifier for this task (None: none)
+    hf_problem_type: ClassVar[str | None] = None
     #: what the logits' axes are
     logits_axes: ClassVar[tuple[str, ...]] = ("batch", "labels")
     activation: ClassVar[str] = "softmax"

@@ -47,7 +47,8 @@ def test_token_tagger_onnx_and_hf_exports_match_pytorch(
         "tokenizer.json",
         "tokenizer_config.json",
         "model.onnx",
-    }  # no thresholds.json: a tagger takes the argmax tag
+        "README.md",
+    }  # no thresholds.json: a tagger takes the argmax tag; README.md: the model card
     manifest = check_manifest(out)
     assert manifest["task"] == "token_classification" and manifest["task_name"] == "token"
     config = json.loads((out / "export_config.json").read_text())

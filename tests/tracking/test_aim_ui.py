@@ -54,8 +54,11 @@ def test_compose_file_shares_one_repo_between_ui_and_tracking_server() -> None:
     for service in (ui, server):
         assert service["build"]["context"] == "." and service["build"]["network"] == "host"
         assert service["volumes"] == ["${AIM_REPO_ROOT:-..}:/repo"]
-    assert ui["ports"] == ["${AIM_BIND:-127.0.0.1}:43800:43800"]
-    assert server["ports"] == ["${AIM_BIND:-127.0.0.1}:53800:53800"]
+    # the ports default to 43800/53800; aim/check.sh moves them when those are taken
+    assert ui["ports"] == ["${AIM_BIND:-127.0.0.1}:${AIM_UI_PORT:-43800}:${AIM_UI_PORT:-43800}"]
+    assert server["ports"] == [
+        "${AIM_BIND:-127.0.0.1}:${AIM_SERVER_PORT:-53800}:${AIM_SERVER_PORT:-53800}"
+    ]
     assert ui["command"][:2] == ["aim", "up"] and server["command"][:2] == ["aim", "server"]
     dockerfile = (AIM_DIR / "Dockerfile").read_text()
     assert "aim==3.29.1" in dockerfile and "ARG BASE_IMAGE=python:3.11-slim" in dockerfile

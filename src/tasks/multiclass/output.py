@@ -21,6 +21,7 @@ class MulticlassPrediction(StrictModel):
 class MulticlassFormat(OutputFormat):
     name: ClassVar[str] = "multiclass"
     export_task: ClassVar[str | None] = "multiclass_sequence_classification"
+    hf_problem_type: ClassVar[str | None] = "single_label_classification"
     decision_rule: ClassVar[str] = "the class with the highest probability"
     schema: ClassVar[type[BaseModel]] = MulticlassPrediction
 

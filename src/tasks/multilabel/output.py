@@ -30,6 +30,7 @@ class MultilabelPrediction(StrictModel):
 class MultilabelFormat(OutputFormat):
     name: ClassVar[str] = "multilabel"
     export_task: ClassVar[str | None] = "multilabel_sequence_classification"
+    hf_problem_type: ClassVar[str | None] = "multi_label_classification"
     activation: ClassVar[str] = "sigmoid"
     decision_rule: ClassVar[str] = "label predicted when probability >= its threshold"
     per_label_thresholds: ClassVar[bool] = True
