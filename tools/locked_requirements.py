@@ -35,7 +35,7 @@ def load_lock(lock_path: Path = ROOT / "poetry.lock") -> list[dict]:
 
 
 def locked_versions(lock: list[dict] | None = None) -> dict[str, str]:
-    return {pkg["name"]: pkg["version"] for pkg in lock or load_lock()}
+    return {pkg["name"]: pkg["version"] for pkg in (load_lock() if lock is None else lock)}
 
 
 def locked_hashes(lock: list[dict], name: str, version: str) -> list[str]:
