@@ -155,7 +155,8 @@ def run_peer_case(settings: BenchSettings) -> dict[str, Any] | None:
 
 def run_all(settings: BenchSettings, out_dir: Path, isolate: bool = True) -> dict[str, Any]:
     """Run the plan, write ``bench.json`` and ``bench.md`` into out_dir, return the report."""
-    from benchmarks.report import comparisons, machine, markdown
+    from benchmarks.common import machine
+    from benchmarks.report import comparisons, markdown
 
     load_before = os.getloadavg()[0]
     start = time.perf_counter()

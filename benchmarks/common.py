@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import platform
 import resource
 import sys
 import time
@@ -124,3 +125,21 @@ def peak_rss_mb() -> float:
     """This process's resident-set high-water mark (Linux reports kilobytes)."""
     kilobytes = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return round(kilobytes / 1024 if sys.platform != "darwin" else kilobytes / 2**20, 1)
+
+
+def machine() -> dict[str, Any]:
+    """What the figures were measured on (the CPU model as /proc/cpuinfo / lscpu names it)."""
+    model = platform.processor() or "unknown"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return {
+        "cpu_model": model,
+        "nproc": os.cpu_count(),
+        "torch": torch.__version__,
+        "cuda": torch.cuda.is_available(),
+        "python": platform.python_version(),
+    }

@@ -35,11 +35,11 @@ from benchmarks.common import (
     ROOT,
     BenchSettings,
     add_settings_flags,
+    machine,
     peak_rss_mb,
     settings_from_args,
     use_threads,
 )
-from benchmarks.report import machine
 from benchmarks.training import bare_loop, first_batches, lightning_loop, model_and_data, pad_to
 from src.models.module import EncoderModule
 

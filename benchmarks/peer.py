@@ -522,7 +522,7 @@ def run_peer(settings: PeerSettings) -> dict[str, Any]:
             print(f"[peer] {system} seed {seed} ...", flush=True)
             runs.append(run_system(settings, system, seed))
             print(f"[peer]   {json.dumps(runs[-1], default=str)}", flush=True)
-    from benchmarks.report import machine
+    from benchmarks.common import machine
 
     return {
         "settings": asdict(settings),

@@ -2,30 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import platform
-from pathlib import Path
 from typing import Any
-
-import torch
-
-
-def machine() -> dict[str, Any]:
-    """What the figures were measured on (the CPU model as /proc/cpuinfo / lscpu names it)."""
-    model = platform.processor() or "unknown"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return {
-        "cpu_model": model,
-        "nproc": os.cpu_count(),
-        "torch": torch.__version__,
-        "cuda": torch.cuda.is_available(),
-        "python": platform.python_version(),
-    }
 
 
 def _ratio(a: float | None, b: float | None) -> float | None:
