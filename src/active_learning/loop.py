@@ -29,7 +29,6 @@ from src.active_learning.model import (
     fit_round,
     mc_dropout_probs,
 )
-from src.active_learning.rounds import AimRounds
 from src.active_learning.settings import ActiveSettings
 from src.active_learning.setup import ActiveSetup, RoundRecipe, read_setup
 from src.active_learning.strategies import (
@@ -159,33 +158,6 @@ def _query(exp: Experiment, model: EncoderModule, pool: Pool, rng) -> np.ndarray
     return candidates[strategy.select(view, exp.settings.query_size, rng)]
 
 
-def _initial_pool(size: int, settings: ActiveSettings, seed: int):
-    rng = np.random.default_rng(seed)
-    return Pool(size, rng.choice(size, size=settings.initial_size, replace=False)), rng
-
-
-def _start(
-    settings: ActiveSettings, run_dir: Path, manifest: dict[str, Any], seed: int
-) -> tuple[Pool, np.random.Generator, int, Weights | None, dict[str, Any]]:
-    """A new run (random initial set) or the state after the last complete round."""
-    size = len(manifest["pool_ids"])
-    if not settings.resume:
-        rounds.write_manifest(run_dir, manifest)
-        return *_initial_pool(size, settings, seed), 0, None, manifest
-    saved = rounds.read_manifest(run_dir)
-    rounds.check_same_run(saved, manifest, run_dir)
-    rounds.clear_partial(run_dir)  # the round in progress when the run stopped is redone
-    done = rounds.completed_rounds(run_dir)
-    if not done:  # stopped during round 0: start it again
-        return *_initial_pool(size, settings, seed), 0, None, saved
-    last = done[-1]
-    rng = last.restore_rng()
-    pool = Pool(size, np.concatenate([last.labelled, last.queried]))
-    weights = last.load_weights() if settings.keeps_weights else None
-    log.info("resuming %s after round %d (%d labelled)", run_dir, last.round, len(pool.labelled))
-    return pool, rng, last.round + 1, weights, saved
-
-
 def _run_round(
     exp: Experiment, round_index: int, pool: Pool, previous: Weights | None, rng, run_dir: Path
 ) -> tuple[dict[str, Any], np.ndarray, Weights | None]:
@@ -273,22 +245,17 @@ def run_active(cfg: DictConfig) -> dict[str, Any]:
     # checks the accelerator, seeds every generator; refuses a folder of another finished run
     with Run(cfg, run_dir, continues=settings.resume) as run:
         exp, datamodule = _prepare(setup)
-        pool_ids = [exp.train_ids[i] for i in exp.pool_rows]
-        manifest = rounds.new_manifest(settings, setup.seed, pool_ids, setup.data_target)
-        pool, rng, first_round, previous, manifest = _start(settings, run_dir, manifest, setup.seed)
         # a resume keeps the run's config.yaml and run_info.json as its first process wrote them
         run.record_start(datamodule.data_files(), loggers=False, record=not has_config)
-        aim = AimRounds(setup.tracking, manifest.get("aim_run_hash"), run.info)
-        if aim.logger is not None:
-            run.loggers.append(aim.logger)  # closed with the run; its hash goes to metrics.json
-        if aim.hash and manifest.get("aim_run_hash") != aim.hash:
-            manifest["aim_run_hash"] = aim.hash
-            rounds.write_manifest(run_dir, manifest)
-
-        done = rounds.completed_rounds(run_dir)
-        metrics: dict[str, Any] = done[-1].metrics if done else {}
+        pool_ids = [exp.train_ids[i] for i in exp.pool_rows]
+        manifest = rounds.new_manifest(settings, setup.seed, pool_ids, setup.data_target)
+        begun = rounds.start(settings, run_dir, manifest, setup.seed, setup.tracking, run.info)
+        if begun.aim.logger is not None:
+            run.loggers.append(begun.aim.logger)  # closed with the run; its hash to metrics.json
+        pool, rng, previous = Pool(len(pool_ids), begun.labelled), begun.rng, begun.weights
+        metrics = begun.metrics
         status = "finished"
-        for trained_here, round_index in enumerate(range(first_round, settings.rounds + 1)):
+        for trained_here, round_index in enumerate(range(begun.first_round, settings.rounds + 1)):
             if trained_here == settings.max_rounds_this_process:
                 status = "paused"
                 break
@@ -296,7 +263,7 @@ def run_active(cfg: DictConfig) -> dict[str, Any]:
             if settings.keep_weights == "last":
                 rounds.drop_old_weights(run_dir, round_index)
             rounds.write_rounds_csv(run_dir)
-            aim.track_round(metrics)
+            begun.aim.track_round(metrics)
             log.info(
                 "round %d: %d labelled, test f1_micro tuned %.4f, auc %.4f",
                 round_index,

@@ -66,9 +66,9 @@ def fit_round(
 ) -> None:
     """Train on the labelled rows with a fresh Trainer (no checkpoints, no logger);
     ``prior_bias``: the output bias starts at the labelled rows' label priors."""
-    labelled = train_split.subset(labelled_rows)
     if prior_bias:
-        set_prior_bias(model, labelled.labels)
+        set_prior_bias(model, train_split.labels[labelled_rows])
+    labelled = train_split.subset(labelled_rows)
     generator = torch.Generator().manual_seed(int(torch.randint(0, 2**31 - 1, (1,)).item()))
     data = padded_loader(labelled, batch_size, pad_token_id, True, generator)
     trainer = build_trainer()

@@ -21,6 +21,7 @@ its own metric, so the UI can align any curve by it (x = labelled rows).
 from __future__ import annotations
 
 import json
+import logging
 import math
 import pickle
 import random
@@ -42,6 +43,7 @@ from src.runs.folder import CONFIG_FILE, atomic_write_text, read_json_file, writ
 from src.tracking.logger import AimLogger
 from src.tracking.repo import ensure_aim_repo
 
+log = logging.getLogger(__name__)
 ROUND_DIR = re.compile(r"round_(\d+)")
 RNG_FILE = "rng_state.json"
 RNG_KEYS = ("python", "numpy", "torch", "query")
@@ -443,3 +445,54 @@ class AimRounds:
                 continue
             name, context = aim_name_and_context(key)
             run.track(float(value), name=name, step=step, context=context)
+
+
+# -- where a run starts ----------------------------------------------------------------------------
+@dataclass
+class Start:
+    """Where this process starts: the first round to train, the pool positions labelled so far
+    (in reveal order), the query generator, the weights the first round starts from, the run's
+    manifest and its Aim record."""
+
+    first_round: int
+    labelled: np.ndarray
+    rng: np.random.Generator
+    weights: dict[str, torch.Tensor] | None
+    manifest: dict[str, Any]
+    aim: AimRounds
+    metrics: dict[str, Any]  # the last complete round's (none yet: empty)
+
+
+def start(
+    settings: ActiveSettings,
+    run_dir: Path,
+    manifest: dict[str, Any],
+    seed: int,
+    tracking: Tracking,
+    params: dict[str, Any],
+) -> Start:
+    """A new run (a seeded random initial set; the manifest is written) or the state after the
+    last complete round of the run in ``run_dir`` (its manifest must match ``manifest``; the
+    round in progress when it stopped is redone). The run's Aim run is opened (a resume
+    appends to its own) and its hash kept in the manifest."""
+    first_round, weights, metrics = 0, None, {}
+    rng = np.random.default_rng(seed)
+    labelled = rng.choice(len(manifest["pool_ids"]), size=settings.initial_size, replace=False)
+    if settings.resume:
+        saved = read_manifest(run_dir)
+        check_same_run(saved, manifest, run_dir)
+        manifest = saved
+        clear_partial(run_dir)
+        done = completed_rounds(run_dir)
+        if done:  # none: stopped during round 0, which starts again
+            last = done[-1]
+            first_round, rng = last.round + 1, last.restore_rng()
+            labelled = np.concatenate([last.labelled, last.queried])
+            weights = last.load_weights() if settings.keeps_weights else None
+            metrics = last.metrics
+            log.info("resuming %s after round %d (%d labelled)", run_dir, last.round, len(labelled))
+    aim = AimRounds(tracking, manifest.get("aim_run_hash"), params)
+    if not settings.resume or (aim.hash and manifest.get("aim_run_hash") != aim.hash):
+        manifest["aim_run_hash"] = aim.hash or manifest.get("aim_run_hash")
+        write_manifest(run_dir, manifest)
+    return Start(first_round, labelled, rng, weights, manifest, aim, metrics)
