@@ -9,7 +9,6 @@ Trainer (what is missing is left out).
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Collection
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ from src.callbacks.analyses import after_fit_state
 from src.callbacks.training import MetricHistory
 from src.runs.folder import CONFIG_FILE, METRICS_FILE, RUN_INFO_FILE, STATISTICS_FILE, write_json
 from src.tasks.output import DEFAULT_THRESHOLD
-from src.tracking.logger import aim_loggers
+from src.tracking.logger import aim_loggers, set_scores
 
 
 def _read(path: Path, parse: Any) -> Any:
@@ -92,16 +91,10 @@ def depends_on_threshold(name: str) -> bool:
     return name.split("/")[0].split("_")[0] not in THRESHOLD_FREE
 
 
-def _track_scores(run: Any, scores: dict[str, Any], context: dict[str, str]) -> None:
-    for name, value in scores.items():
-        if isinstance(value, int | float) and math.isfinite(value):
-            run.track(float(value), name=name, context=context)
-
-
 class AimArtifacts(L.Callback):
     """The analyses in Aim: thresholds, temperatures and the confusion matrix as run params,
-    every plot as an image, and each score once, beside what training logged for the same
-    checkpoint (context scheme: ``docs/tracking.md``):
+    every plot as an image, and each score once as a param under ``scores`` (``score_key``),
+    beside what training logged for the same checkpoint (scheme: ``docs/tracking.md``):
 
     - at the default threshold, only what the final validate/test did not log (precision and
       recall; their F1 and AUC are the run's ``metrics.json``), in their context
@@ -160,10 +153,10 @@ class AimArtifacts(L.Callback):
             if threshold == DEFAULT_THRESHOLD:
                 default = scores.get("default") or {}
                 new = {k: v for k, v in default.items() if f"{split}/{k}" not in logged}
-                _track_scores(run, new, at)
+                set_scores(run, new, at)
             else:
-                _track_scores(run, dependent["default"], {**at, "thresholds": f"{threshold:g}"})
-            _track_scores(run, dependent["tuned"], {**at, "thresholds": "tuned"})
+                set_scores(run, dependent["default"], {**at, "thresholds": f"{threshold:g}"})
+            set_scores(run, dependent["tuned"], {**at, "thresholds": "tuned"})
         calibration = results.get("calibration", {})
         if "temperatures" in calibration:
             run["temperatures"] = calibration["temperatures"]
@@ -174,7 +167,7 @@ class AimArtifacts(L.Callback):
         ):
             if key in calibration:
                 ece = {f"ece/{label}": v for label, v in calibration[key].items()}
-                _track_scores(run, ece, {**context, "subset": split, **scaling})
+                set_scores(run, ece, {**context, "subset": split, **scaling})
         plots = results.get("plots", {})
         if not plots:
             return

@@ -3,9 +3,9 @@
 A run is named from its job's overrides (``avg_pooler lr=3e-5 seed=2``) and carries the
 config's ``tags``, the ``overrides`` and, in a multirun, the ``sweep`` folder as params.
 Metric contexts (``docs/tracking.md``): ``{subset: train|val}`` are the training curves;
-whatever scores one checkpoint after fit (the best checkpoint's validate, test and analyses) is
-tracked once, under ``{subset, checkpoint: best}``, plus ``thresholds: tuned`` or
-``calibration: temperature`` where an analysis changes the decision rule or the probabilities.
+whatever scores one checkpoint (the best checkpoint's validate, test and analyses; the untrained
+model's baseline) is a run param under ``scores`` (``score_key``: ``scores.best.test.auc_macro``,
+``scores.best.test.tuned.f1_macro``), so the Metrics explorer holds curves only.
 
 Several processes creating one repository at once (a parallel sweep) fail with a bare
 RuntimeError, so the repository is created once in the launching process (``LaunchCallback``)
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -186,17 +187,20 @@ class AimLogger(AimLightningLogger):
 
     @rank_zero_only
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
-        """Lightning's metrics by context; inside ``scoring`` they are tracked without an
-        epoch, so a checkpoint's scores do not extend the epoch curves."""
-        if not self.score_context:
-            super().log_metrics(dict(metrics), step)
-            return
+        """Lightning's metrics by context. Points of the training curves are tracked as
+        series; the scores of one checkpoint (inside ``scoring``, or a ``base/`` or
+        ``improvement/`` prefix) are run params under ``scores`` (``score_key``), so they
+        neither extend the epoch curves nor crowd the Metrics explorer with one-point series."""
+        curves: dict[str, float] = {}
         for key, value in metrics.items():
-            if key == "epoch":
-                continue
             name, context = self.parse_context(key)
             context = {**self.score_context, **context}
-            self.experiment.track(value, name=name, step=step, context=context)
+            if not SCORE_CONTEXT.intersection(context):
+                curves[key] = value
+            elif key != "epoch":
+                set_scores(self.experiment, {name: value}, context)
+        if curves:
+            super().log_metrics(curves, step)
 
     def finalize(self, status: str = "") -> None:
         """Per-stage finalize: keep the run open (see the class docstring)."""
@@ -216,6 +220,40 @@ class AimLogger(AimLightningLogger):
         # at interpreter shutdown there may be nothing left to report to, nor to index with
         with contextlib.suppress(Exception):
             self.close("finished", index=False)
+
+
+#: context keys that mark the scores of one checkpoint, not points of a curve
+SCORE_CONTEXT = frozenset({"checkpoint", "relative_to"})
+#: the order of the context in a score's param path (``score_key``)
+SCORE_PATH = ("checkpoint", "relative_to", "subset", "thresholds", "calibration")
+
+
+def score_key(name: str, context: Mapping[str, Any]) -> tuple[str, ...]:
+    """Where a score lives among the run's params: ``scores``, then its context in a fixed
+    order, then its name. ``test/auc_macro`` of the best checkpoint ->
+    ``scores.best.test.auc_macro``; at the tuned thresholds ``scores.best.test.tuned.f1_macro``;
+    at a default threshold of 0.3 ``scores.best.test.at_0_3.f1_macro``; after temperature
+    scaling ``scores.best.test.temperature.ece.macro``; the gain over the untrained model
+    ``scores.best.vs_untrained.test.auc_macro``."""
+    parts = ["scores"]
+    for field in SCORE_PATH:
+        value = context.get(field)
+        if value is None:
+            continue
+        value = str(value)
+        if field == "relative_to":
+            value = f"vs_{value}"
+        elif field == "thresholds" and value != "tuned":
+            value = "at_" + value.replace(".", "_")
+        parts.append(value)
+    return (*parts, *name.split("/"))
+
+
+def set_scores(run: Any, scores: Mapping[str, Any], context: Mapping[str, Any]) -> None:
+    """Each finite score as a run param at ``score_key`` (one number per run and context)."""
+    for name, value in scores.items():
+        if isinstance(value, int | float) and math.isfinite(value):
+            run.set(score_key(name, context), float(value), strict=False)
 
 
 @contextlib.contextmanager

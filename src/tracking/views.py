@@ -342,7 +342,7 @@ def save_params_view(
 
 
 # -- the view of one sweep ------------------------------------------------------------------
-#: the scores of the best checkpoint, as the runs track them
+#: the scores of the best checkpoint, as the runs keep them
 BEST = {"checkpoint": "best"}
 
 
@@ -370,14 +370,17 @@ def swept_keys(task_overrides: Iterable[str]) -> list[str]:
     return keys
 
 
-def metric_spec(name: str) -> dict[str, Any]:
-    """``test/auc_macro`` -> ``{name: auc_macro, context: {subset: test, checkpoint: best}}``;
-    ``test/tuned/f1_macro`` adds ``thresholds: tuned``."""
+def score_param(name: str) -> str:
+    """``test/auc_macro`` -> ``scores.best.test.auc_macro``, the param the runs keep the best
+    checkpoint's score in (``src.tracking.logger.score_key``); ``test/tuned/f1_macro`` ->
+    ``scores.best.test.tuned.f1_macro``."""
+    from src.tracking.logger import score_key
+
     subset, _, rest = name.partition("/")
     context: dict[str, Any] = {"subset": subset, **BEST}
     if rest.startswith("tuned/"):
         rest, context["thresholds"] = rest[len("tuned/") :], "tuned"
-    return {"name": rest, "context": context}
+    return ".".join(score_key(rest, context))
 
 
 def sweep_view(folder: str | Path, extra_metrics: Iterable[str] = ()) -> SweepView:
@@ -407,8 +410,8 @@ def sweep_view(folder: str | Path, extra_metrics: Iterable[str] = ()) -> SweepVi
     return SweepView(
         name=f"sweep {sid}",
         query=f'run.sweep == "{sid}"',
-        params=[f"swept.{key}" for key in keys],
-        metrics=[metric_spec(name) for name in names],
+        params=[f"swept.{key}" for key in keys] + [score_param(name) for name in names],
+        metrics=[],
         group_by=[f"run.swept.{colour}"] if colour else [],
         description=f"the runs of sweep {sid}: {', '.join(keys) or 'one job'}; primary "
         f"metric {names[0] if names else 'none'} first",

@@ -127,10 +127,7 @@ def test_command_saves_the_pooling_view(tmp_path: Path) -> None:
     assert state["select"]["query"] == '"pooling_hypothesis" in run.tags'
     assert state["grouping"]["color"] == ["run.params.hparams.config.model.pooling"]
     labels = [o["label"] for o in state["select"]["options"]]
-    assert labels[1:3] == [
-        "hparams.config.model.pooling",
-        'auc_macro checkpoint="best", subset="test"',
-    ]
+    assert labels[1:3] == ["hparams.config.model.pooling", "scores.best.test.auc_macro"]
 
 
 def test_missing_repo_or_a_tracking_server_is_a_clear_error(tmp_path: Path) -> None:
@@ -210,7 +207,7 @@ def test_a_sweep_is_found_by_its_relative_or_absolute_path(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from src.tracking.logger import override_values, sweep_id
-    from src.tracking.views import metric_spec, sweep_view, swept_keys
+    from src.tracking.views import score_param, sweep_view, swept_keys
 
     monkeypatch.chdir(tmp_path)
     sweep = tmp_path / "logs" / "train" / "multiruns" / "t"
@@ -223,17 +220,19 @@ def test_a_sweep_is_found_by_its_relative_or_absolute_path(
     assert sweep_id("logs/train/multiruns/t") == sweep_id(sweep) == "logs/train/multiruns/t"
     assert sweep_id("/elsewhere/s") == "/elsewhere/s"
     assert swept_keys(["model=a,b", "seed=1,2", "x=1", "y=[1,2]"]) == ["model", "seed"]
-    assert metric_spec("test/tuned/f1_macro") == {
-        "name": "f1_macro",
-        "context": {"subset": "test", "checkpoint": "best", "thresholds": "tuned"},
-    }
+    assert score_param("test/tuned/f1_macro") == "scores.best.test.tuned.f1_macro"
     assert override_values(["seed=1", "paths.log_dir=x", "+a.b=2"]) == {"seed": "1", "a.b": "2"}
     for given in ("logs/train/multiruns/t", str(sweep)):
         spec = sweep_view(given, extra_metrics=["test/f1_macro"])
         assert spec.query == 'run.sweep == "logs/train/multiruns/t"'
-        assert spec.params == ["swept.model", "swept.seed"]
+        assert spec.params == [
+            "swept.model",
+            "swept.seed",
+            "scores.best.test.auc_macro",  # the primary metric first
+            "scores.best.test.f1_macro",
+        ]
         assert spec.group_by == ["run.swept.model"]  # the first swept value but the seed
-        assert [m["name"] for m in spec.metrics] == ["auc_macro", "f1_macro"]
+        assert spec.metrics == []
     with pytest.raises(TextlabError, match="multirun.yaml not found"):
         sweep_view(tmp_path)
 

@@ -15,7 +15,7 @@ import pytest
 from src.callbacks.records import AimArtifacts
 from src.config import instantiate_group
 from src.tracking.launch import LaunchCallback, command_line
-from src.tracking.logger import name_from_overrides, scoring
+from src.tracking.logger import SCORE_CONTEXT, name_from_overrides, score_key, scoring
 from src.tracking.repo import ensure_aim_repo, reindex
 from tests.conftest import ROOT, TINY
 
@@ -127,20 +127,51 @@ def test_checkpoint_scores_do_not_extend_the_epoch_curves(make_cfg) -> None:
     (run,) = list(Repo(cfg.paths.aim_repo).iter_runs())
     tracked = contexts(run)
     assert sorted(tracked[("auc_macro", (("subset", "val"),))]) == [(0, 0.5), (1, 0.7), (2, 0.6)]
-    assert tracked[("auc_macro", (("checkpoint", "best"), ("subset", "val")))] == [(None, 0.7)]
+    # a checkpoint's scores are params, not one-point series beside the curves
+    assert not any(SCORE_CONTEXT & {key for key, _ in context} for _, context in tracked)
+    assert run["scores", "best", "val", "auc_macro"] == 0.7
     # a prefix's own context wins over the scoring context
-    assert tracked[("auc_macro", (("checkpoint", "untrained"), ("subset", "test")))] == [
-        (None, 0.4)
-    ]
+    assert run["scores", "untrained", "test", "auc_macro"] == 0.4
+
+
+def test_score_keys_spell_out_the_context() -> None:
+    best = {"checkpoint": "best", "subset": "test"}
+    assert score_key("auc_macro", best) == ("scores", "best", "test", "auc_macro")
+    assert score_key("f1_macro", {**best, "thresholds": "tuned"})[-2:] == ("tuned", "f1_macro")
+    assert score_key("f1_macro", {**best, "thresholds": "0.3"})[-2:] == ("at_0_3", "f1_macro")
+    assert score_key("ece/macro", {**best, "calibration": "temperature"}) == (
+        "scores",
+        "best",
+        "test",
+        "temperature",
+        "ece",
+        "macro",
+    )
+    gain = {"checkpoint": "best", "relative_to": "untrained", "subset": "test"}
+    assert score_key("auc_macro", gain) == ("scores", "best", "vs_untrained", "test", "auc_macro")
 
 
 class FakeRun(dict):
     def __init__(self) -> None:
         super().__init__()
         self.tracked: list[tuple[str, dict, float]] = []
+        self.params: list[tuple[str, ...]] = []
 
     def track(self, value, name, context, **kwargs) -> None:
         self.tracked.append((name, dict(context), value))
+
+    def set(self, key, value, strict: bool = True) -> None:
+        self.params.append(tuple(key))
+
+    def scores(self) -> dict[tuple[str, ...], set[str]]:
+        """(subset, variant) -> score names set under ``scores.best``."""
+        found: dict[tuple[str, ...], set[str]] = {}
+        for key in self.params:
+            assert key[:2] == ("scores", "best")
+            subset, rest = key[2], key[3:]
+            variant = rest[0] if rest[0] in ("tuned", "temperature", "at_0_3") else ""
+            found.setdefault((subset, variant), set()).add("/".join(rest[1:] if variant else rest))
+        return found
 
 
 def scores(base: float) -> dict[str, float]:
@@ -185,21 +216,11 @@ LOGGED = {
 def test_analysis_scores_are_tracked_once_each() -> None:
     run = FakeRun()
     AimArtifacts.track(run, analysis_results(), {"checkpoint": "best"}, LOGGED)
-    pairs = Counter((name, tuple(sorted(ctx.items()))) for name, ctx, _ in run.tracked)
-    assert max(pairs.values()) == 1  # no (name, context) twice
-    by_context: dict[tuple, set[str]] = {}
-    for name, ctx, _ in run.tracked:
-        by_context.setdefault(tuple(sorted(ctx.items())), set()).add(name)
-    test = (("checkpoint", "best"), ("subset", "test"))
-    tuned = (("checkpoint", "best"), ("subset", "test"), ("thresholds", "tuned"))
-    scaled = (("calibration", "temperature"), ("checkpoint", "best"), ("subset", "test"))
-    assert set(by_context) == {
-        test,
-        tuned,
-        scaled,
-        (("checkpoint", "best"), ("subset", "val")),
-        (("checkpoint", "best"), ("subset", "val"), ("thresholds", "tuned")),
-    }
+    assert run.tracked == []  # scores are params, not series
+    assert max(Counter(run.params).values()) == 1  # no score twice
+    by_context = run.scores()
+    test, tuned, scaled = ("test", ""), ("test", "tuned"), ("test", "temperature")
+    assert set(by_context) == {test, tuned, scaled, ("val", ""), ("val", "tuned")}
     # at 0.5: only what training did not log (precision, recall) and the ECE
     assert not {f"test/{name}" for name in by_context[test]} & LOGGED
     assert {"precision_macro", "recall/toxic", "ece/macro", "ece/threat"} <= by_context[test]
@@ -213,11 +234,10 @@ def test_analysis_scores_are_tracked_once_each() -> None:
 def test_a_default_threshold_training_does_not_use_gets_its_own_context() -> None:
     run = FakeRun()
     AimArtifacts.track(run, analysis_results(default_threshold=0.3), {"checkpoint": "best"})
-    at_03 = {n for n, ctx, _ in run.tracked if ctx.get("thresholds") == "0.3"}
+    at_03 = run.scores()[("test", "at_0_3")]
     assert "f1_macro" in at_03 and "precision/toxic" in at_03
     assert not any(name.startswith("auc") for name in at_03)
-    plain = {n for n, ctx, _ in run.tracked if set(ctx) == {"checkpoint", "subset"}}
-    assert plain == {"ece/toxic", "ece/threat", "ece/macro"}
+    assert run.scores()[("test", "")] == {"ece/toxic", "ece/threat", "ece/macro"}
 
 
 def test_reindex_never_fails_a_run(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
@@ -295,10 +315,11 @@ def test_sweep_runs_are_named_indexed_and_compared(tmp_path: Path) -> None:
     from src.tracking.views import sweep_view
 
     spec = sweep_view(sweep)
-    assert spec.params == ["swept.seed"] and spec.group_by == ["run.swept.seed"]
-    assert spec.metrics[0] == {
-        "name": "auc_macro",
-        "context": {"subset": "test", "checkpoint": "best"},
+    assert spec.params == ["swept.seed", "scores.best.test.auc_macro"]
+    assert spec.group_by == ["run.swept.seed"] and spec.metrics == []
+    assert {run["scores", "best", "test", "auc_macro"] for run in runs} == {
+        json.loads((sweep / job / "metrics.json").read_text())["metrics"]["test/auc_macro"]
+        for job in "01"
     }
     selected = {r.run.hash for r in repo.query_runs(spec.query, report_mode=0).iter_runs()}
     assert selected == {run.hash for run in runs}
