@@ -22,7 +22,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: env train test test-slow lint format lock bench bench-env gpu-check aim-ui aim-view clean
+.PHONY: env train test test-slow lint format lock bench bench-env gpu-check experiments aim-ui aim-view clean
 
 env: $(VENV)/.installed
 
@@ -97,6 +97,10 @@ bench-env:
 # steps on the CPU with the tiny model (benchmarks/README.md, "GPU check")
 gpu-check:
 	benchmarks/gpu_check.sh $(ARGS)
+
+# every table and figure in experiments/ again, from the committed per-run rows
+experiments: env
+	bash experiments/regenerate.sh
 
 lock:
 	$(POETRY) lock

@@ -44,10 +44,10 @@ from src.deploy.backends import (
     ONNX_INT8,
     PYTORCH_BF16,
     PYTORCH_FP32,
-    machine,
 )
 from src.deploy.folder import EXPORT_CONFIG, ONNX_FILE, open_export_folder
 from src.deploy.predictors import OnnxPredictor, Predictor
+from src.runs.provenance import machine
 
 #: measured, but not a backend the tools serve (the export ships the unfused graph)
 ONNX_OPTIMIZED = "onnx-fp32-optimized"

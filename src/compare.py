@@ -1,6 +1,8 @@
 """`python -m src.compare sweep=<multirun folder> [out=DIR] [title=...] [primary=METRIC]`:
 compare the poolings of a sweep over seeds, each against the reference pooling (``cls``) paired
-by seed, on the headline test metrics of the sweep's task.
+by seed, on the headline test metrics of the sweep's task. ``by=<swept override>
+reference=<its value>`` compares the values of any other swept override instead
+(``by=data.bucketing.enabled reference=false``).
 
 The primary metric (the data config's ``primary_metric``, or ``primary=``) is the confirmatory
 family, Holm-corrected; the other metrics are exploratory (a second Holm family). Comparisons
@@ -38,7 +40,7 @@ from src.report.duplicates import collapse_duplicates
 from src.report.figures import plot_forest, plot_per_seed
 from src.report.predictions import load_test_predictions
 from src.report.render import paper_table_latex, report_markdown
-from src.report.runs import load_runs
+from src.report.runs import compared_by, load_runs
 
 OUTPUTS = (
     "comparison.md",
@@ -75,7 +77,10 @@ def load_runs_csv(path: str | Path) -> pd.DataFrame:
             f"runs_csv={path}: no column(s) {', '.join(sorted(missing))}; "
             "pass a runs.csv src.compare wrote"
         )
-    return runs.fillna({"seed": "", "error": ""})
+    for column in ("seed", "error"):  # empty cells read as NaN (a float column)
+        if column in runs:
+            runs[column] = runs[column].astype(object).where(runs[column].notna(), "")
+    return runs
 
 
 def _predictions(runs: pd.DataFrame) -> dict:
@@ -100,6 +105,8 @@ def compare(
     resamples: int = 1000,
     level: float = 0.95,
     runs_csv: str | Path | None = None,
+    by: str = "pooling",
+    split: str = "test",
 ) -> str:
     """Write the comparison of the jobs of one multirun folder (or several, or a runs.csv);
     returns the markdown."""
@@ -114,17 +121,30 @@ def compare(
         raise TextlabError(
             "sweep is required: python -m src.compare sweep=logs/<task>/multiruns/<time>"
         )
+    if primary and primary.startswith("val/"):
+        split = "val"  # a primary metric on validation: the comparison is on validation
+    if split not in ("test", "val"):
+        raise TextlabError(f"split={split}: compare on test or val")
     if not 0 < level < 1 or resamples < 1:
         raise TextlabError(f"level={level} must be in (0, 1) and resamples={resamples} >= 1")
+    if by != "pooling" and reference == REFERENCE:
+        raise TextlabError(f"by={by} needs reference=<the value of {by} to compare against>")
+    arms = compared_by(runs, by)
+    control = reference if by == "pooling" else f"{by}={reference}"
+    if by != "pooling" and control not in set(arms["pooling"]):
+        found = ", ".join(sorted(set(arms["pooling"])))
+        raise TextlabError(f"reference={reference}: no run has {control}; the runs have {found}")
     out.mkdir(parents=True, exist_ok=True)
-    counted, duplicates = collapse_duplicates(runs)
-    metrics = comparison_metrics(counted)
-    declared = declared_primary(counted, primary)
+    counted, duplicates = collapse_duplicates(arms)
+    metrics = comparison_metrics(counted, split)
+    declared = declared_primary(counted, primary, split)
     if declared.metric not in metrics:
         metrics = (declared.metric, *metrics) if declared.metric in counted else metrics
-    resampling = Resampling(_predictions(counted), resamples, level)
+    # the kept predictions are the test split's: on validation the intervals are over seeds
+    held = _predictions(counted) if declared.metric.startswith("test/") else {}
+    resampling = Resampling(held, resamples, level)
     diffs = paired_differences(
-        counted, reference, metrics, primary=declared.metric, resampling=resampling
+        counted, control, metrics, primary=declared.metric, resampling=resampling
     )
     summary = summarise(counted, metrics)
     markdown = report_markdown(
@@ -135,15 +155,20 @@ def compare(
         metrics,
         declared,
         duplicates,
-        reference,
+        control,
         level,
+        by,
     )
     (out / "comparison.md").write_text(markdown)
     (out / "comparison.tex").write_text(
-        paper_table_latex(summary, diffs, declared.metric, metrics, reference, level)
+        paper_table_latex(summary, diffs, declared.metric, metrics, control, level, by)
     )
-    plot_forest(diffs, out / "forest.png", declared.metric, reference)
-    plot_per_seed(counted, out / "comparison.png", metrics, reference)
+    if diffs:  # nothing paired: no forest (an earlier one would describe other runs)
+        plot_forest(diffs, out / "forest.png", declared.metric, control)
+    else:
+        for stale in ("forest.png", "forest.pdf"):
+            (out / stale).unlink(missing_ok=True)
+    plot_per_seed(counted, out / "comparison.png", metrics, control)
     if source is None or (out / "runs.csv").resolve() != source.resolve():
         runs.drop(columns=LOCAL_COLUMNS, errors="ignore").to_csv(out / "runs.csv", index=False)
     for line in duplicates:
@@ -163,13 +188,16 @@ def main(cfg: DictConfig) -> None:
             int(cfg.resamples),
             float(cfg.level),
             cfg.runs_csv,
+            str(cfg.by),
+            str(cfg.split),
         )
     if cfg.runs_csv:
         out = Path(cfg.out or Path(cfg.runs_csv).parent)
     else:
         out = Path(cfg.out or (cfg.sweep if isinstance(cfg.sweep, str) else cfg.sweep[0]))
     print(markdown)
-    print("written: " + ", ".join(str(out / name) for name in OUTPUTS), flush=True)
+    written = [str(out / name) for name in OUTPUTS if (out / name).is_file()]
+    print("written: " + ", ".join(written), flush=True)
 
 
 if __name__ == "__main__":

@@ -25,11 +25,10 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import platform
 from pathlib import Path
-from typing import Any
 
 from src.errors import TextlabError
+from src.runs.provenance import machine
 
 AUTO = "auto"
 PYTORCH_FP32, PYTORCH_BF16 = "pytorch-fp32", "pytorch-bf16"
@@ -78,23 +77,6 @@ def cuda_available() -> bool:
     import torch
 
     return torch.cuda.is_available()
-
-
-def machine() -> dict[str, Any]:
-    """What identifies this machine's measurements: CPU model and the cores we may use."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.partition(":")[2].strip()
-                break
-    except OSError:
-        pass
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:
-        cores = os.cpu_count() or 1
-    return {"cpu": cpu, "cores": cores}
 
 
 # -- auto -----------------------------------------------------------------------------------

@@ -38,17 +38,18 @@ CONFIRMATORY = "confirmatory"
 EXPLORATORY = "exploratory"
 
 
-def comparison_metrics(runs: pd.DataFrame) -> tuple[str, ...]:
-    """The test metrics a comparison shows: the headline metrics of the sweep's task (the task
-    whose headline the runs hold most of) that the runs hold. Multi-label: AUC, macro- and
-    micro-F1 at 0.5, and at tuned thresholds where the runs tuned them; multi-class: accuracy,
-    macro- and weighted-F1; token: F1, precision, recall, accuracy."""
+def comparison_metrics(runs: pd.DataFrame, split: str = "test") -> tuple[str, ...]:
+    """The metrics a comparison shows on ``split`` (test, or val for a choice made on
+    validation): the headline metrics of the sweep's task (the task whose headline the runs
+    hold most of) that the runs hold. Multi-label: AUC, macro- and micro-F1 at 0.5, and at
+    tuned thresholds where the runs tuned them; multi-class: accuracy, macro- and weighted-F1;
+    token: F1, precision, recall, accuracy."""
     best: tuple[str, ...] = ()
     for name in TASKS:
-        present = tuple(m for m in (f"test/{h}" for h in task_class(name).headline) if m in runs)
+        present = tuple(m for m in (f"{split}/{h}" for h in task_class(name).headline) if m in runs)
         if len(present) > len(best):
             best = present
-    return best or METRICS
+    return best or tuple(m.replace("test/", f"{split}/", 1) for m in METRICS)
 
 
 @dataclass(frozen=True)
@@ -59,12 +60,22 @@ class PrimaryMetric:
     source: str
 
 
-def declared_primary(runs: pd.DataFrame, override: str | None = None) -> PrimaryMetric:
+def declared_primary(
+    runs: pd.DataFrame, override: str | None = None, split: str = "test"
+) -> PrimaryMetric:
     """The primary metric: ``override`` (``primary=``), else the ``data.primary_metric`` of the
     jobs' resolved configs, else the test form of their ``data.objective``, else the first
-    metric the comparison shows (said so in the report)."""
+    metric the comparison shows (said so in the report); on ``split=val`` its val form."""
     if override:
         return PrimaryMetric(override, "`primary=` on the command line")
+    declared = _declared_test_metric(runs)
+    if split == "test" or declared.metric.startswith(f"{split}/"):
+        return declared
+    metric = declared.metric.replace("test/", f"{split}/", 1)
+    return PrimaryMetric(metric, f"{declared.source}, on {split}")
+
+
+def _declared_test_metric(runs: pd.DataFrame) -> PrimaryMetric:
     for run_dir in runs.get("run_dir", pd.Series(dtype=str)).dropna():
         config = Path(run_dir) / "config.yaml" if run_dir else None
         if config is None or not config.is_file():

@@ -18,7 +18,7 @@ def collapse_duplicates(runs: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     """(runs with one job per (cell, pooling, seed), one warning line per collapsed group)."""
     if runs.empty:
         return runs, []
-    ranked = runs.assign(
+    ranked = runs.copy().assign(  # a copy: a wide table read from CSV is fragmented
         _order=range(len(runs)),
         _finished=(runs["status"] == "success").astype(int),
         _time=runs["finished"].fillna("") if "finished" in runs else "",

@@ -42,8 +42,10 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def summary_table(summary: pd.DataFrame, metrics: Sequence[str] = METRICS) -> str:
-    header = ["cell", "pooling", "runs", "failed", "not finished", *metrics]
+def summary_table(
+    summary: pd.DataFrame, metrics: Sequence[str] = METRICS, factor: str = "pooling"
+) -> str:
+    header = ["cell", factor, "runs", "failed", "not finished", *metrics]
     rows = [
         [
             f"`{row['cell']}`",
@@ -58,11 +60,13 @@ def summary_table(summary: pd.DataFrame, metrics: Sequence[str] = METRICS) -> st
     return markdown_table(header, rows)
 
 
-def differences_table(diffs: Sequence[PairedDifference], level: float = 0.95) -> str:
+def differences_table(
+    diffs: Sequence[PairedDifference], level: float = 0.95, factor: str = "pooling"
+) -> str:
     pct = f"{level:.0%}"
     header = [
         "cell",
-        "pooling",
+        factor,
         "metric",
         "seeds",
         "difference per seed",
@@ -95,7 +99,7 @@ def differences_table(diffs: Sequence[PairedDifference], level: float = 0.95) ->
     return markdown_table(header, rows) + "".join(f"\n\n- {note}" for note in notes)
 
 
-def failures_table(runs: pd.DataFrame) -> str:
+def failures_table(runs: pd.DataFrame, factor: str = "pooling") -> str:
     failed = runs[runs["status"] != "success"]
     if failed.empty:
         return "No failed runs."
@@ -103,24 +107,33 @@ def failures_table(runs: pd.DataFrame) -> str:
         [r["job"], f"`{r['cell']}`", r["pooling"], str(r["seed"]), r["status"], r["error"]]
         for _, r in failed.iterrows()
     ]
-    return markdown_table(["job", "cell", "pooling", "seed", "status", "error"], rows)
+    return markdown_table(["job", "cell", factor, "seed", "status", "error"], rows)
 
 
 def statistics_note(
-    diffs: Sequence[PairedDifference], primary: PrimaryMetric, control: str, level: float
+    diffs: Sequence[PairedDifference],
+    primary: PrimaryMetric,
+    control: str,
+    level: float,
+    factor: str = "pooling",
 ) -> str:
     """What was tested, the two families, the intervals, in a few lines."""
     sizes = family_sizes(diffs)
+    on_test = primary.metric.startswith("test/")
     lines = [
-        f"Each pooling − `{control}` per seed (same split and initial seed). Primary metric "
+        f"Each {factor} − `{control}` per seed (same split and initial seed). Primary metric "
         f"`{primary.metric}` (from {primary.source}): its {sizes[CONFIRMATORY]} comparisons are "
         "the confirmatory family, Holm-corrected together. Every other metric is exploratory: "
         f"its {sizes[EXPLORATORY]} comparisons are Holm-corrected as a second family; read them "
         "as leads, not findings.",
         f"p: paired t-test over seeds, the test set held fixed. {level:.0%} intervals of the mean "
         "difference: the t-interval over seeds, and a paired bootstrap that resamples seeds and, "
-        "within each resample, the test rows (the same rows for both poolings and every seed), "
-        "so test-set sampling is inside it.",
+        "within each resample, the test rows (the same rows for both arms and every seed), "
+        "so test-set sampling is inside it."
+        if on_test
+        else f"p: paired t-test over seeds, the validation rows held fixed. {level:.0%} "
+        "intervals of the mean difference: the t-interval over seeds (the runs keep "
+        "per-example predictions of the test split alone, so no bootstrap over rows).",
     ]
     if any(len(d.differences) < MIN_SEEDS for d in diffs):
         lines.append(
@@ -129,7 +142,7 @@ def statistics_note(
             "two values say little."
         )
     tested = [d for d in diffs if d.tested]
-    if tested and all(math.isnan(d.boot_low) for d in tested):
+    if on_test and tested and all(math.isnan(d.boot_low) for d in tested):
         lines.append(
             "**The intervals are over seeds only:** the runs have no per-example test "
             "predictions (`predictions.npz`), so test-set sampling is not in them."
@@ -147,7 +160,9 @@ def report_markdown(
     duplicates: Sequence[str] = (),
     control: str = "cls",
     level: float = 0.95,
+    factor: str = "pooling",
 ) -> str:
+    """The whole report; ``factor``: what is compared (``pooling``, or a swept override)."""
     confirmatory = [d for d in diffs if d.family == CONFIRMATORY]
     exploratory = [d for d in diffs if d.family == EXPLORATORY]
     parts = [f"# {title}"]
@@ -158,25 +173,25 @@ def report_markdown(
             + "\n".join(f"- {line}" for line in duplicates)
         )
     parts += [
-        "## Mean ± std over seeds (test split)",
-        summary_table(summary, metrics),
+        f"## Mean ± std over seeds ({primary.metric.split('/')[0]} split)",
+        summary_table(summary, metrics, factor),
         "## Paper table",
-        paper_table_markdown(summary, diffs, primary.metric, control),
-        f"## Paired differences: each pooling − {control}",
+        paper_table_markdown(summary, diffs, primary.metric, control, factor),
+        f"## Paired differences: each {factor} − {control}",
     ]
     if not diffs:
-        parts.append(f"No cell has another pooling and `{control}` with a common seed.")
+        parts.append(f"No cell has another {factor} and `{control}` with a common seed.")
     else:
-        parts.append(statistics_note(diffs, primary, control, level))
+        parts.append(statistics_note(diffs, primary, control, level, factor))
         parts += [
             f"### Confirmatory: `{primary.metric}`",
-            differences_table(confirmatory, level)
+            differences_table(confirmatory, level, factor)
             if confirmatory
             else f"No comparison on `{primary.metric}`: the runs do not hold it.",
         ]
         if exploratory:
-            parts += ["### Exploratory", differences_table(exploratory, level)]
-    parts += ["## Failed runs", failures_table(runs)]
+            parts += ["### Exploratory", differences_table(exploratory, level, factor)]
+    parts += ["## Failed runs", failures_table(runs, factor)]
     return "\n\n".join(parts) + "\n"
 
 
@@ -205,9 +220,13 @@ def _mean_std(row: pd.Series, metric: str) -> str:
 
 
 def paper_table_markdown(
-    summary: pd.DataFrame, diffs: Sequence[PairedDifference], primary: str, control: str = "cls"
+    summary: pd.DataFrame,
+    diffs: Sequence[PairedDifference],
+    primary: str,
+    control: str = "cls",
+    factor: str = "pooling",
 ) -> str:
-    """Per pooling: seeds, mean ± std of the primary metric, its difference from ``control``
+    """Per arm (pooling): seeds, mean ± std of the primary metric, its difference from ``control``
     with the shown interval, and the Holm-corrected p over the confirmatory family."""
     if summary.empty or f"{primary} mean" not in summary:
         return f"No run holds `{primary}`."
@@ -227,7 +246,7 @@ def paper_table_markdown(
                     _num(diff.p_holm, 3) if diff else "–",
                 ]
             )
-        header = ["pooling", "seeds", f"{primary} (mean ± std)", f"Δ vs {control}", "95% CI"]
+        header = [factor, "seeds", f"{primary} (mean ± std)", f"Δ vs {control}", "95% CI"]
         parts.append(f"`{cell}`\n\n" + markdown_table([*header, "p (Holm)"], table))
     return "\n\n".join(parts)
 
@@ -255,8 +274,9 @@ def paper_table_latex(
     metrics: Sequence[str],
     control: str = "cls",
     level: float = 0.95,
+    factor: str = "pooling",
 ) -> str:
-    """A booktabs table per cell: mean ± std per pooling on every metric, and the primary
+    """A booktabs table per cell: mean ± std per arm (pooling) on every metric, and the primary
     metric's difference from ``control`` with its interval and Holm-corrected p."""
     tables = []
     for cell, rows, by_pooling in _paper_rows(summary, diffs, primary, control):
@@ -271,8 +291,9 @@ def paper_table_latex(
             r"\small",
             r"\begin{tabular}{lr" + "c" * len(metrics) + "cr}",
             r"\toprule",
-            f"Pooling & $n$ & {columns} & $\\Delta$ {_tex(primary.removeprefix('test/'))} "
-            f"[{pct} CI] & $p_\\mathrm{{Holm}}$ \\\\",
+            f"{_tex(factor.capitalize())} & $n$ & {columns} & "
+            f"$\\Delta$ {_tex(primary.removeprefix('test/'))} [{pct} CI] & "
+            f"$p_\\mathrm{{Holm}}$ \\\\",
             r"\midrule",
         ]
         for pooling, row in rows.iterrows():
@@ -289,8 +310,9 @@ def paper_table_latex(
                 )
                 delta, p = f"${_num(diff.mean, sign=True)}${bounds}", _tex_num(diff.p_holm, 3)
             lines.append(f"{_tex(pooling)} & {_n_seeds(row)} & {cells} & {delta} & {p} \\\\")
+        scores = "Test" if primary.startswith("test/") else "Validation"
         caption = (
-            f"Test scores, mean $\\pm$ sample std over seeds ({_tex(cell)}). $\\Delta$: mean "
+            f"{scores} scores, mean $\\pm$ sample std over seeds ({_tex(cell)}). $\\Delta$: mean "
             f"paired difference from {_tex(control)} on {_tex(primary)}, with its {pct} "
             f"{_tex(interval)}; $p_\\mathrm{{Holm}}$: paired $t$-test over seeds, Holm-corrected "
             f"over the {n_family} confirmatory comparisons."

@@ -18,7 +18,7 @@ from omegaconf import OmegaConf
 
 from src.errors import TextlabError
 from src.evaluation.analyses import TUNED_RUN_METRICS
-from src.runs.folder import METRICS_FILE, STATISTICS_FILE, read_json_file
+from src.runs.folder import METRICS_FILE, RUN_INFO_FILE, STATISTICS_FILE, read_json_file
 from src.runs.status import run_status
 
 #: ``model=`` options whose pooling is not their name without ``_pooler``
@@ -98,7 +98,9 @@ def _finished(job: Path) -> str:
     return datetime.fromtimestamp(path.stat().st_mtime, UTC).isoformat(timespec="seconds")
 
 
-def _row(job: str, overrides: dict[str, str], pooling: str, summary: dict) -> dict:
+def _row(
+    job: str, overrides: dict[str, str], pooling: str, summary: dict, about: dict | None = None
+) -> dict:
     cell = " ".join(f"{k}={v}" for k, v in sorted(overrides.items()) if k not in NOT_A_CELL)
     return {
         "job": job,
@@ -107,14 +109,32 @@ def _row(job: str, overrides: dict[str, str], pooling: str, summary: dict) -> di
         "seed": overrides.get("seed", ""),
         "status": summary.get("status", "success" if summary.get("metrics") else "unfinished"),
         "error": summary.get("error", ""),
+        **(about or {}),
         **{k: v for k, v in (summary.get("metrics") or {}).items() if v is not None},
+    }
+
+
+def _provenance(folder: Path, job: Path, overrides: dict[str, str], summary: dict) -> dict:
+    """What makes a row traceable without its folder: the run's id (``<sweep>/<job>``), all
+    its overrides, the commit and machine it ran on (``run_info.json``) and its wall time."""
+    info = read_json_file(job / RUN_INFO_FILE) or {}
+    machine = info.get("machine") or {}
+    where = f"{machine.get('cpu', '')}, {machine.get('cores', '')} cores" if machine else ""
+    if machine.get("gpu"):
+        where += f", {machine['gpu']}"
+    return {
+        "run_id": f"{folder.name}/{job.name}",
+        "overrides": " ".join(f"{k}={v}" for k, v in overrides.items()),
+        "git_commit": info.get("git_commit", ""),
+        "machine": where,
+        "wall_time_s": summary.get("wall_time_s", ""),
     }
 
 
 def load_runs(folder: str | Path) -> pd.DataFrame:
     """One row per job (``<sweep>/<n>/``): cell, pooling, seed, status, error, ``finished``
     (when its metrics.json was written), ``run_dir`` (its folder; empty if never started),
-    metrics.
+    its provenance (run id, overrides, git commit, machine, wall time) and metrics.
 
     ``cell`` is every override except seed and pooling, so seeds of one configuration group
     together and the two poolings of a cell pair up by seed.
@@ -130,9 +150,11 @@ def load_runs(folder: str | Path) -> pd.DataFrame:
     rows = []
     for job in jobs:
         overrides = _overrides(job)
-        row = _row(job.name, overrides, _pooling(job, overrides), run_status(job) or {})
+        summary = run_status(job) or {}
+        about = _provenance(folder, job, overrides, summary)
+        row = _row(job.name, overrides, _pooling(job, overrides), summary, about)
         row |= {"finished": _finished(job), "run_dir": str(job)}
-        rows.append({**_tuned_test_scores(job), **row} if row["status"] == "success" else row)
+        rows.append({**row, **_tuned_test_scores(job)} if row["status"] == "success" else row)
     started = {job.name for job in jobs}
     for number, job_overrides in enumerate(planned):
         if str(number) in started:
@@ -142,3 +164,34 @@ def load_runs(folder: str | Path) -> pd.DataFrame:
         row = _row(str(number), overrides, _pooling(folder, overrides), never)
         rows.append(row | {"finished": "", "run_dir": ""})
     return pd.DataFrame(rows)
+
+
+def cell_overrides(cell: str) -> dict[str, str]:
+    """``"a=1 b=x"`` -> ``{"a": "1", "b": "x"}``; the cell ``default`` holds none."""
+    if cell == "default":
+        return {}
+    return dict(part.split("=", 1) for part in str(cell).split() if "=" in part)
+
+
+def compared_by(runs: pd.DataFrame, by: str) -> pd.DataFrame:
+    """The runs with the swept override ``by`` (``data.bucketing.enabled``) as the compared
+    arm instead of the pooling: each row's ``pooling`` column becomes ``<by>=<its value>`` and
+    its cell keeps the other overrides (and the pooling, where the runs have several), so the
+    arms of one configuration pair up by seed. ``by=pooling``: the runs as they are."""
+    if by == "pooling":
+        return runs
+    several_poolings = runs["pooling"].nunique() > 1
+    arms, cells = [], []
+    for cell, pooling in zip(runs["cell"], runs["pooling"], strict=True):
+        overrides = cell_overrides(cell)
+        if by not in overrides:
+            swept = sorted({k for c in runs["cell"] for k in cell_overrides(c)})
+            raise TextlabError(
+                f"by={by}: the run of cell `{cell}` does not set it; pass an override the "
+                f"runs vary ({', '.join(swept) or 'none'}), or by=pooling"
+            )
+        arms.append(f"{by}={overrides.pop(by)}")
+        if several_poolings:
+            overrides["model.pooling"] = str(pooling)
+        cells.append(" ".join(f"{k}={v}" for k, v in sorted(overrides.items())) or "default")
+    return runs.assign(pooling=arms, cell=cells)

@@ -3,8 +3,10 @@ the data files' hashes (``run_info.json``)."""
 
 from __future__ import annotations
 
+import os
 import platform
 import subprocess
+import sys
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -50,6 +52,34 @@ def _git(args: list[str], cwd: str | Path | None) -> str:
     ).stdout
 
 
+def machine() -> dict[str, Any]:
+    """What identifies the machine a run or a measurement ran on: the CPU model and the cores
+    this process may use."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.partition(":")[2].strip()
+                break
+    except OSError:
+        pass
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cores = os.cpu_count() or 1
+    return {"cpu": cpu, "cores": cores}
+
+
+def run_machine() -> dict[str, Any]:
+    """``machine()`` and the GPU a run could use (None without CUDA; torch is not imported
+    here, it is asked only where the run loaded it)."""
+    torch = sys.modules.get("torch")
+    gpu = None
+    if torch is not None and torch.cuda.is_available():
+        gpu = torch.cuda.get_device_name(0)
+    return {**machine(), "gpu": gpu}
+
+
 def package_versions(names: tuple[str, ...] = PACKAGES) -> dict[str, str]:
     versions = {"python": platform.python_version()}
     for name in names:
@@ -68,5 +98,6 @@ def run_info(
         "seed": seed,
         "git_commit": git_commit(root_dir),
         "packages": package_versions(),
+        "machine": run_machine(),
         "data_files": {str(path): file_sha256(path) for path in data_files},
     }

@@ -204,8 +204,9 @@ def test_every_backend_and_auto(exported: dict, tmp_path: Path) -> None:
 
 
 def test_auto_follows_this_machines_measurements(exported: dict, tmp_path: Path) -> None:
-    from src.deploy.backends import choose_backend, machine
+    from src.deploy.backends import choose_backend
     from src.deploy.references import load_predictor
+    from src.runs.provenance import machine
 
     record = tmp_path / "measured.json"
     speeds = {"pytorch-fp32": 60.0, "pytorch-bf16": 50.0, "onnx-fp32": 55.0, "onnx-int8": 80.0}

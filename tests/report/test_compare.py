@@ -206,3 +206,79 @@ def test_a_token_tagger_sweep_has_no_pooling_to_pair(tmp_path: Path) -> None:
     (tmp_path / "0" / "config.yaml").write_text(yaml.safe_dump(tagger))
     runs = load_runs(tmp_path)
     assert list(runs["pooling"]) == ["none"] and paired_differences(runs) == []
+
+
+# -- any swept override, on validation -----------------------------------------------------------
+OFF = {1: 0.950, 2: 0.955, 3: 0.948, 4: 0.951}
+ON = {1: 0.949, 2: 0.957, 3: 0.944, 4: 0.950}
+
+
+@pytest.fixture
+def bucketing_sweep(tmp_path: Path) -> Path:
+    n = 0
+    for enabled, values in (("false", OFF), ("true", ON)):
+        for seed, auc in values.items():
+            summary = {
+                "status": "success",
+                "metrics": {"val/auc_macro": auc, "val/f1_macro": auc / 2, "test/auc_macro": 0.5},
+            }
+            overrides = [f"seed={seed}", f"data.bucketing.enabled={enabled}", "logger=csv"]
+            make_job(tmp_path / "sweep", n, overrides, summary)
+            n += 1
+    return tmp_path / "sweep"
+
+
+def test_a_swept_override_is_compared_by_seed_on_validation(
+    bucketing_sweep: Path, tmp_path: Path
+) -> None:
+    markdown = compare(
+        bucketing_sweep,
+        tmp_path / "out",
+        by="data.bucketing.enabled",
+        reference="false",
+        primary="val/auc_macro",
+    )
+    on, off = (np.array([v[s] for s in sorted(v)]) for v in (ON, OFF))
+    expected = stats.ttest_rel(on, off)
+    row = next(line for line in markdown.splitlines() if "enabled=true − " in line)
+    cells = [c.strip() for c in row.split("|")]
+    assert cells[3] == "val/auc_macro" and cells[4] == "1,2,3,4"
+    assert cells[6] == f"{(on - off).mean():+.4f}"
+    assert cells[9] == f"{expected.pvalue:.3f}"
+    assert "## Mean ± std over seeds (val split)" in markdown
+    assert "test/auc_macro" not in markdown  # the test split is not read for this choice
+    assert "the validation rows held fixed" in markdown
+    # the same from the committed rows, with the arm's value as Hydra wrote it
+    again = compare(
+        runs_csv=tmp_path / "out" / "runs.csv",
+        by="data.bucketing.enabled",
+        reference="false",
+        split="val",
+        out=tmp_path / "again",
+    )
+    assert "`val/auc_macro` (from the task's first headline metric" in again  # split=val
+    assert again.split("### Confirmatory")[1] == markdown.split("### Confirmatory")[1]
+
+
+def test_a_comparison_by_an_override_says_what_is_missing(bucketing_sweep: Path) -> None:
+    with pytest.raises(TextlabError, match="by=model.optimizer.lr: .* pass an override the"):
+        compare(bucketing_sweep, by="model.optimizer.lr", reference="5e-05")
+    with pytest.raises(TextlabError, match="needs reference="):
+        compare(bucketing_sweep, by="data.bucketing.enabled")
+    with pytest.raises(TextlabError, match="no run has data.bucketing.enabled=maybe"):
+        compare(bucketing_sweep, by="data.bucketing.enabled", reference="maybe")
+
+
+def test_each_row_carries_what_makes_it_traceable(tmp_path: Path) -> None:
+    sweep = tmp_path / "2026-12-07_10-00-00_1-a"
+    make_job(sweep, 0, ["model=cls_pooler", "seed=1"], {**ok(0.9), "wall_time_s": 12.5})
+    info = {"git_commit": "abc123", "machine": {"cpu": "Xeon", "cores": 2, "gpu": None}}
+    (sweep / "0" / "run_info.json").write_text(json.dumps(info))
+    row = load_runs(sweep).iloc[0]
+    assert row["run_id"] == "2026-12-07_10-00-00_1-a/0"
+    assert row["overrides"] == "model=cls_pooler seed=1"
+    assert (row["git_commit"], row["machine"], row["wall_time_s"]) == (
+        "abc123",
+        "Xeon, 2 cores",
+        12.5,
+    )
