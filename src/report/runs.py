@@ -123,7 +123,9 @@ def _provenance(folder: Path, job: Path, overrides: dict[str, str], summary: dic
     if machine.get("gpu"):
         where += f", {machine['gpu']}"
     return {
-        "run_id": f"{folder.name}/{job.name}",
+        "run_id": f"{folder.name}/{job.name}"
+        if job != folder
+        else f"{folder.parent.name}/{job.name}",
         "overrides": " ".join(f"{k}={v}" for k, v in overrides.items()),
         "git_commit": info.get("git_commit", ""),
         "machine": where,
@@ -132,7 +134,8 @@ def _provenance(folder: Path, job: Path, overrides: dict[str, str], summary: dic
 
 
 def load_runs(folder: str | Path) -> pd.DataFrame:
-    """One row per job (``<sweep>/<n>/``): cell, pooling, seed, status, error, ``finished``
+    """One row per job (``<sweep>/<n>/``; or the one run of a single run's folder): cell,
+    pooling, seed, status, error, ``finished``
     (when its metrics.json was written), ``run_dir`` (its folder; empty if never started),
     its provenance (run id, overrides, git commit, machine, wall time) and metrics.
 
@@ -140,7 +143,10 @@ def load_runs(folder: str | Path) -> pd.DataFrame:
     together and the two poolings of a cell pair up by seed.
     """
     folder = Path(folder)
-    jobs = sorted(p.parent.parent for p in folder.glob("*/.hydra/overrides.yaml"))
+    if (folder / ".hydra" / "overrides.yaml").is_file():  # one run's own folder
+        jobs = [folder]
+    else:
+        jobs = sorted(p.parent.parent for p in folder.glob("*/.hydra/overrides.yaml"))
     planned = planned_jobs(folder) or []
     if not jobs and not planned:
         raise TextlabError(

@@ -282,3 +282,17 @@ def test_each_row_carries_what_makes_it_traceable(tmp_path: Path) -> None:
         "Xeon, 2 cores",
         12.5,
     )
+
+
+def test_a_single_runs_folder_is_one_row(tmp_path: Path) -> None:
+    run = tmp_path / "runs" / "2026-12-07_10-00-00_1-a"
+    (run / ".hydra").mkdir(parents=True)
+    (run / ".hydra" / "overrides.yaml").write_text("[]\n")
+    (run / "metrics.json").write_text(json.dumps({**ok(0.97), "wall_time_s": 300.0}))
+    (row,) = load_runs(run).to_dict("records")
+    assert (row["run_id"], row["cell"], row["overrides"]) == (
+        "runs/2026-12-07_10-00-00_1-a",
+        "default",
+        "",
+    )
+    assert row["test/auc_macro"] == 0.97 and row["wall_time_s"] == 300.0
