@@ -38,7 +38,11 @@ from src.report.comparison import (
 )
 from src.report.duplicates import collapse_duplicates
 from src.report.figures import plot_forest, plot_per_seed
-from src.report.predictions import load_test_predictions
+from src.report.predictions import (
+    fixed_threshold_name,
+    fixed_threshold_scores,
+    load_test_predictions,
+)
 from src.report.render import paper_table_latex, report_markdown
 from src.report.runs import compared_by, load_runs
 
@@ -96,6 +100,22 @@ def _predictions(runs: pd.DataFrame) -> dict:
     return held
 
 
+def with_fixed_threshold_scores(runs: pd.DataFrame, thresholds: Sequence[float]) -> pd.DataFrame:
+    """The runs with test F1 at each fixed threshold (``test/at_0.3/f1_macro``) computed from
+    the predictions of those that kept them; rows read from a runs.csv keep what it holds."""
+    if not thresholds:
+        return runs
+    extra = {job: fixed_threshold_scores(p, thresholds) for job, p in _predictions(runs).items()}
+    if not any(extra.values()):
+        return runs
+    columns = pd.DataFrame.from_dict(extra, orient="index")
+    joined = runs.drop(columns=[c for c in columns if c in runs]).join(columns, on="job")
+    for column in columns:  # a row without predictions keeps the value it was read with
+        if column in runs:
+            joined[column] = joined[column].fillna(runs[column])
+    return joined
+
+
 def compare(
     sweep: str | Path | Sequence[str | Path] | None = None,
     out: str | Path | None = None,
@@ -107,6 +127,7 @@ def compare(
     runs_csv: str | Path | None = None,
     by: str = "pooling",
     split: str = "test",
+    fixed_thresholds: Sequence[float] = (),
 ) -> str:
     """Write the comparison of the jobs of one multirun folder (or several, or a runs.csv);
     returns the markdown."""
@@ -127,6 +148,7 @@ def compare(
         raise TextlabError(f"split={split}: compare on test or val")
     if not 0 < level < 1 or resamples < 1:
         raise TextlabError(f"level={level} must be in (0, 1) and resamples={resamples} >= 1")
+    runs = with_fixed_threshold_scores(runs, fixed_thresholds)
     if by != "pooling" and reference == REFERENCE:
         raise TextlabError(f"by={by} needs reference=<the value of {by} to compare against>")
     arms = compared_by(runs, by)
@@ -137,6 +159,11 @@ def compare(
     out.mkdir(parents=True, exist_ok=True)
     counted, duplicates = collapse_duplicates(arms)
     metrics = comparison_metrics(counted, split)
+    if split == "test":  # exploratory columns, after the headline ones
+        fixed = (
+            fixed_threshold_name(t, m) for t in fixed_thresholds for m in ("f1_macro", "f1_micro")
+        )
+        metrics = (*metrics, *(m for m in fixed if m in counted and m not in metrics))
     declared = declared_primary(counted, primary, split)
     if declared.metric not in metrics:
         metrics = (declared.metric, *metrics) if declared.metric in counted else metrics
@@ -190,6 +217,7 @@ def main(cfg: DictConfig) -> None:
             cfg.runs_csv,
             str(cfg.by),
             str(cfg.split),
+            [float(t) for t in cfg.fixed_thresholds],
         )
     if cfg.runs_csv:
         out = Path(cfg.out or Path(cfg.runs_csv).parent)

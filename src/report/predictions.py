@@ -9,6 +9,7 @@ config. Older runs have no such file; the comparison then says its intervals are
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,3 +70,29 @@ def same_test_rows(runs: dict[str, TestPredictions]) -> bool:
     return all(
         p.labels == first.labels and np.array_equal(p.targets, first.targets) for p in runs.values()
     )
+
+
+def fixed_threshold_name(threshold: float, metric: str) -> str:
+    """``0.3, "f1_macro"`` -> ``test/at_0.3/f1_macro``."""
+    return f"test/at_{threshold:g}/{metric}"
+
+
+def fixed_threshold_scores(
+    predictions: TestPredictions, thresholds: Sequence[float]
+) -> dict[str, float]:
+    """Multi-label test macro- and micro-F1 at one threshold for every label, per threshold
+    (``test/at_0.3/f1_macro``): the rule of evaluations that fix one threshold, as published
+    baselines often do. A label is predicted at ``prob >= threshold``, the project's rule.
+    Multi-class predictions (an argmax) have no threshold: none."""
+    from src.tasks.multilabel.metrics import multilabel_scores
+
+    if not predictions.multilabel:
+        return {}
+    scores = {}
+    for threshold in thresholds:
+        at = multilabel_scores(
+            predictions.probs, predictions.targets, list(predictions.labels), float(threshold)
+        )
+        for metric in ("f1_macro", "f1_micro"):
+            scores[fixed_threshold_name(threshold, metric)] = at[metric]
+    return scores

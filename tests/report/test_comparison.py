@@ -112,3 +112,28 @@ def test_compare_uses_the_runs_predictions_end_to_end(tmp_path) -> None:
         "bootstrap over seeds and test examples"
         in (tmp_path / "out" / "comparison.tex").read_text()
     )
+
+
+def test_f1_at_fixed_thresholds_is_sklearns_and_stays_in_the_rows(tmp_path) -> None:
+    from sklearn.metrics import f1_score
+
+    from src.compare import compare
+
+    sweep = prediction_sweep(tmp_path / "sweep", seeds=[1, 2, 3])
+    markdown = compare(sweep, tmp_path / "out", fixed_thresholds=[0.3, 0.5])
+    rows = pd.read_csv(tmp_path / "out" / "runs.csv", dtype={"job": str})
+    for _, row in rows.iterrows():
+        with np.load(sweep / row["job"] / "predictions.npz") as npz:
+            probs, targets = npz["test_probs"], npz["test_targets"]
+        for threshold in (0.3, 0.5):
+            per_label = [
+                f1_score(targets[ok, j], probs[ok, j] >= threshold, zero_division=0)
+                for j in range(targets.shape[1])
+                for ok in [targets[:, j] != -1]
+            ]
+            assert row[f"test/at_{threshold:g}/f1_macro"] == pytest.approx(np.mean(per_label))
+    exploratory = markdown.split("### Exploratory")[1]
+    assert "test/at_0.3/f1_macro" in exploratory and "test/at_0.5/f1_micro" in exploratory
+    # re-rendered from the committed rows alone, the columns are still there
+    again = compare(runs_csv=tmp_path / "out" / "runs.csv", fixed_thresholds=[0.3])
+    assert "test/at_0.3/f1_macro" in again.split("### Exploratory")[1]
