@@ -36,3 +36,6 @@ compare experiments/token_tasks/vua_weights \
   by=data.task.class_weights "reference='null'"
 compare experiments/token_tasks/vua_context \
   "VUA: the sentence before as context (data.context_sentences=1) vs none, 5 epochs, seeds 1-3"
+compare experiments/bucketing \
+  "Length bucketing as the training default: off vs on, seeds 1-5, validation" \
+  by=data.bucketing.enabled reference=false split=val

@@ -167,9 +167,7 @@ def compare(
     declared = declared_primary(counted, primary, split)
     if declared.metric not in metrics:
         metrics = (declared.metric, *metrics) if declared.metric in counted else metrics
-    # the kept predictions are the test split's: on validation the intervals are over seeds
-    held = _predictions(counted) if declared.metric.startswith("test/") else {}
-    resampling = Resampling(held, resamples, level)
+    resampling = Resampling(_predictions(counted), resamples, level)
     diffs = paired_differences(
         counted, control, metrics, primary=declared.metric, resampling=resampling
     )

@@ -157,6 +157,8 @@ def _bootstrap(
     diff: PairedDifference, jobs: pd.DataFrame, resampling: Resampling, weights: np.ndarray
 ) -> str | None:
     """Fill ``diff``'s interval over seeds and test examples; the reason when it cannot."""
+    if not diff.metric.startswith("test/"):
+        return f"{diff.metric.split('/')[0]} scores (the runs keep test predictions alone)"
     per_seed = []
     for seed in diff.seeds:
         pair = []

@@ -80,7 +80,8 @@ def test_balanced_sampler_raises_rare_positive_rate_as_configured() -> None:
 
 
 def test_datamodule_uses_the_balanced_sampler_when_enabled(make_cfg) -> None:
-    cfg = make_cfg("data.balanced_sampler.enabled=true")
+    # without bucketing (with it, the sampler feeds the bucketing batch sampler: test_bucketing)
+    cfg = make_cfg("data.balanced_sampler.enabled=true", "data.bucketing.enabled=false")
     datamodule = build_datamodule(cfg.data)
     datamodule.prepare_data()
     datamodule.setup("fit")
