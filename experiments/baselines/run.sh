@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Every baseline on every data set, full official splits, MiniLM (offline) for frozen features.
+# emotion and vua_metaphor are research-only: TEXTLAB_DATA_DIR=<the folder holding them>.
 # Run from the project root through the shared CPU lock:
 #   nohup flock /tmp/textlab_cpu.lock bash experiments/baselines/run.sh > /tmp/h3_baselines.log 2>&1 &
 # Optional arguments: the baselines to run (default: dummy tfidf_lr frozen_lr frozen_mean).
@@ -29,4 +30,5 @@ for data in $DATA; do
   done
 done
 echo "== done $(date -u +%FT%TZ)"
-bash experiments/baselines/assemble.sh  # README.md from the runs measured so far
+PYTHONPATH=. $PY experiments/baselines/make_tables.py collect  # runs.csv from the run folders
+bash experiments/baselines/assemble.sh  # README.md: header.md, the tables, notes.md
