@@ -39,3 +39,5 @@ compare experiments/token_tasks/vua_context \
 compare experiments/bucketing \
   "Length bucketing as the training default: off vs on, seeds 1-5, validation" \
   by=data.bucketing.enabled reference=false split=val
+echo "== experiments/baselines"
+bash experiments/baselines/assemble.sh

@@ -33,3 +33,5 @@ def test_the_committed_tables_are_what_the_committed_rows_give(tmp_path: Path) -
             # the source line names where the rows were read from
             fresh = (path.parent / name).read_text().replace(str(tmp_path) + "/", "")
             assert fresh == (committed.parent / name).read_text(), committed.parent / name
+    baselines = "experiments/baselines/README.md"
+    assert (tmp_path / baselines).read_text() == (ROOT / baselines).read_text()
