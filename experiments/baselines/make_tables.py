@@ -1,9 +1,9 @@
 """The baselines' per-run rows and the tables made from them.
 
-    .venv/bin/python experiments/baselines/make_tables.py collect [logs/baseline/runs/measure]
-        # one row per run folder <root>/<data>/<baseline>/ -> experiments/baselines/runs.csv
-    .venv/bin/python experiments/baselines/make_tables.py
-        # the README's tables, from the committed experiments/baselines/runs.csv
+.venv/bin/python experiments/baselines/make_tables.py collect [logs/baseline/runs/measure]
+    # one row per run folder <root>/<data>/<baseline>/ -> experiments/baselines/runs.csv
+.venv/bin/python experiments/baselines/make_tables.py
+    # the README's tables, from the committed experiments/baselines/runs.csv
 """
 
 from __future__ import annotations
