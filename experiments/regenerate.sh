@@ -39,5 +39,6 @@ compare experiments/token_tasks/vua_context \
 compare experiments/bucketing \
   "Length bucketing as the training default: off vs on, seeds 1-5, validation" \
   by=data.bucketing.enabled reference=false split=val
+compare experiments/recipe/default_run "The default run: make train in a fresh clone (seed 42)"
 echo "== experiments/baselines"
 bash experiments/baselines/assemble.sh

@@ -123,6 +123,7 @@ def _provenance(folder: Path, job: Path, overrides: dict[str, str], summary: dic
     if machine.get("gpu"):
         where += f", {machine['gpu']}"
     return {
+        "seed": overrides.get("seed") or str(info.get("seed", "")),  # the config's, if not swept
         "run_id": f"{folder.name}/{job.name}"
         if job != folder
         else f"{folder.parent.name}/{job.name}",
