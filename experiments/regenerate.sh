@@ -38,7 +38,8 @@ compare experiments/token_tasks/vua_context \
   "VUA: the sentence before as context (data.context_sentences=1) vs none, 5 epochs, seeds 1-3"
 compare experiments/bucketing \
   "Length bucketing as the training default: off vs on, seeds 1-5, validation" \
-  by=data.bucketing.enabled reference=false split=val
-compare experiments/recipe/default_run "The default run: make train in a fresh clone (seed 42)"
+  by=data.bucketing.enabled reference=false primary=val/auc_macro
+compare experiments/recipe/default_run "The default run: make train in a fresh clone (seed 42)" \
+  primary=test/auc_macro
 echo "== experiments/baselines"
 bash experiments/baselines/assemble.sh

@@ -157,8 +157,6 @@ def _bootstrap(
     diff: PairedDifference, jobs: pd.DataFrame, resampling: Resampling, weights: np.ndarray
 ) -> str | None:
     """Fill ``diff``'s interval over seeds and test examples; the reason when it cannot."""
-    if not diff.metric.startswith("test/"):
-        return f"{diff.metric.split('/')[0]} scores (the runs keep test predictions alone)"
     per_seed = []
     for seed in diff.seeds:
         pair = []
@@ -229,12 +227,15 @@ def paired_differences(
                 else:
                     diff.t_statistic, diff.p_value = paired_t_test(pairs[treatment], pairs[control])
                     diff.t_low, diff.t_high = t_interval(diffs, _level(resampling))
-                    if resampling is not None:
+                    reason: str | None = None
+                    if resampling is not None and not metric.startswith("test/"):
+                        reason = f"{metric.split('/')[0]} scores (the runs keep test predictions)"
+                    elif resampling is not None:
                         weights, reason = _weights(weights, group, resampling)
                         if weights is not None:
                             reason = _bootstrap(diff, jobs, resampling, weights)
-                        if reason:
-                            diff.notes.append(f"interval over seeds only: {reason}")
+                    if reason:
+                        diff.notes.append(f"interval over seeds only: {reason}")
                 results.append(diff)
     for family in (CONFIRMATORY, EXPLORATORY):
         members = [d for d in results if d.family == family]
