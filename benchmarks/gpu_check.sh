@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The GPU check (benchmarks/gpu_check.py): on a lent GPU, in at most 8 minutes, the card's
-# command, benchmarks.mfu, compile and bucketing runs and one full-GoEmotions epoch per pooling;
+# command, benchmarks.mfu, compile and unbucketed runs and one full-GoEmotions epoch per pooling;
 # writes gpu_check.{json,md} under $OUT (default benchmarks/results/gpu_check).
 #
 #   benchmarks/gpu_check.sh                   # the GPU check

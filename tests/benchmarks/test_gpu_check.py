@@ -18,7 +18,7 @@ from benchmarks.fit_timer import FitTimer
 from src.config import build
 from tests.conftest import ROOT, compose_config
 
-TRAIN_STEPS = ("card", "compile", "bucketing", "goemotions_cls", "goemotions_mean")
+TRAIN_STEPS = ("card", "compile", "unbucketed", "goemotions_cls", "goemotions_mean")
 
 
 def train_overrides(step: gpu_check.Step) -> list[str]:
@@ -43,12 +43,12 @@ def test_the_gpu_plan_composes_with_the_real_configs(tmp_path: Path) -> None:
         assert f"paths.cache_dir={tmp_path / 'w' / 'cache'}" in steps[name].argv, name
         timer = build(cfg.callbacks.fit_timer)
         assert isinstance(timer, FitTimer) and timer.warmup_steps == 10
-    for name in ("card", "compile", "bucketing"):
+    for name in ("card", "compile", "unbucketed"):
         assert cfgs[name].data._target_.endswith("JigsawDataModule")
         assert cfgs[name].model.pooling == "mean"
         assert cfgs[name].trainer.max_epochs == cfgs["card"].trainer.max_epochs
     assert cfgs["compile"].model.compile.enabled and not cfgs["card"].model.compile.enabled
-    assert cfgs["bucketing"].data.bucketing.enabled and not cfgs["card"].data.bucketing.enabled
+    assert cfgs["card"].data.bucketing.enabled and not cfgs["unbucketed"].data.bucketing.enabled
     for pooling in ("cls", "mean"):
         cfg = cfgs[f"goemotions_{pooling}"]
         assert cfg.data._target_.endswith("GoEmotionsDataModule") and cfg.model.pooling == pooling
@@ -183,7 +183,7 @@ def test_the_dry_run_writes_every_step_and_its_figures(tmp_path: Path) -> None:
         assert case["ratio_to_best_bare"] is not None, case
     assert set(report["comparisons"]) >= {
         "compile_vs_card_samples_per_s",
-        "bucketing_vs_card_samples_per_s",
+        "bucketing_vs_unbucketed_samples_per_s",
         "goemotions_mean_minus_cls/test/auc_macro",
     }
     assert not list(out.rglob("*.ckpt"))  # checkpoints stay in the work folder
