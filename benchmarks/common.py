@@ -128,16 +128,12 @@ def peak_rss_mb() -> float:
 
 
 def machine() -> dict[str, Any]:
-    """What the figures were measured on (the CPU model as /proc/cpuinfo / lscpu names it)."""
-    model = platform.processor() or "unknown"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
+    """What the figures were measured on: the CPU model (``src.runs.provenance.machine``),
+    the machine's CPU count, torch, CUDA and Python."""
+    from src.runs.provenance import machine as project_machine
+
     return {
-        "cpu_model": model,
+        "cpu_model": project_machine()["cpu"],
         "nproc": os.cpu_count(),
         "torch": torch.__version__,
         "cuda": torch.cuda.is_available(),

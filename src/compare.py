@@ -100,12 +100,15 @@ def _predictions(runs: pd.DataFrame) -> dict:
     return held
 
 
-def with_fixed_threshold_scores(runs: pd.DataFrame, thresholds: Sequence[float]) -> pd.DataFrame:
+def with_fixed_threshold_scores(
+    runs: pd.DataFrame, thresholds: Sequence[float], held: dict
+) -> pd.DataFrame:
     """The runs with test F1 at each fixed threshold (``test/at_0.3/f1_macro``) computed from
-    the predictions of those that kept them; rows read from a runs.csv keep what it holds."""
+    the predictions ``held`` (job -> its test predictions); rows read from a runs.csv keep what
+    it holds."""
     if not thresholds:
         return runs
-    extra = {job: fixed_threshold_scores(p, thresholds) for job, p in _predictions(runs).items()}
+    extra = {job: fixed_threshold_scores(p, thresholds) for job, p in held.items()}
     if not any(extra.values()):
         return runs
     columns = pd.DataFrame.from_dict(extra, orient="index")
@@ -148,7 +151,8 @@ def compare(
         raise TextlabError(f"split={split}: compare on test or val")
     if not 0 < level < 1 or resamples < 1:
         raise TextlabError(f"level={level} must be in (0, 1) and resamples={resamples} >= 1")
-    runs = with_fixed_threshold_scores(runs, fixed_thresholds)
+    held = _predictions(runs)  # read once: fixed-threshold scores and the bootstrap
+    runs = with_fixed_threshold_scores(runs, fixed_thresholds, held)
     if by != "pooling" and reference == REFERENCE:
         raise TextlabError(f"by={by} needs reference=<the value of {by} to compare against>")
     arms = compared_by(runs, by)
@@ -167,7 +171,7 @@ def compare(
     declared = declared_primary(counted, primary, split)
     if declared.metric not in metrics:
         metrics = (declared.metric, *metrics) if declared.metric in counted else metrics
-    resampling = Resampling(_predictions(counted), resamples, level)
+    resampling = Resampling(held, resamples, level)
     diffs = paired_differences(
         counted, control, metrics, primary=declared.metric, resampling=resampling
     )

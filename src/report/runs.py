@@ -101,10 +101,9 @@ def _finished(job: Path) -> str:
 def _row(
     job: str, overrides: dict[str, str], pooling: str, summary: dict, about: dict | None = None
 ) -> dict:
-    cell = " ".join(f"{k}={v}" for k, v in sorted(overrides.items()) if k not in NOT_A_CELL)
     return {
         "job": job,
-        "cell": cell or "default",
+        "cell": cell_name({k: v for k, v in overrides.items() if k not in NOT_A_CELL}),
         "pooling": pooling,
         "seed": overrides.get("seed", ""),
         "status": summary.get("status", "success" if summary.get("metrics") else "unfinished"),
@@ -173,6 +172,11 @@ def load_runs(folder: str | Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def cell_name(overrides: dict[str, str]) -> str:
+    """The overrides that make a cell, sorted: ``"a=1 b=x"``; none: ``default``."""
+    return " ".join(f"{k}={v}" for k, v in sorted(overrides.items())) or "default"
+
+
 def cell_overrides(cell: str) -> dict[str, str]:
     """``"a=1 b=x"`` -> ``{"a": "1", "b": "x"}``; the cell ``default`` holds none."""
     if cell == "default":
@@ -200,5 +204,5 @@ def compared_by(runs: pd.DataFrame, by: str) -> pd.DataFrame:
         arms.append(f"{by}={overrides.pop(by)}")
         if several_poolings:
             overrides["model.pooling"] = str(pooling)
-        cells.append(" ".join(f"{k}={v}" for k, v in sorted(overrides.items())) or "default")
+        cells.append(cell_name(overrides))
     return runs.assign(pooling=arms, cell=cells)
