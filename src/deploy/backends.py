@@ -5,18 +5,20 @@ Backends (``backend=`` of ``src.serve``, ``src.onnx_predict``, ``src.predict`` a
 
 - ``pytorch-fp32``: PyTorch eager, float32 (a ``format=hf`` export, or a run's checkpoint);
 - ``pytorch-bf16``: the same under bf16 autocast: fastest on CPUs with AMX and on GPUs; with
-  AVX512-BF16 alone it beats fp32 but not int8 (benchmarks/README.md); emulated elsewhere;
+  AVX512-BF16 alone it beats fp32 but not int8 (benchmarks/README.md); emulated elsewhere.
+  It runs batched: bf16 rounds per padded shape, so a text's probabilities move with the texts
+  that share its model call, by at most :data:`BATCH_TOLERANCE`;
 - ``onnx-fp32``: the export's ``model.onnx`` on onnxruntime (no torch);
 - ``onnx-int8``: its dynamically quantised ``model.int8.onnx`` (``quantize=true``); ``auto``
   considers it only when its measured verdict (``quantization.json``) is ``pass``: every test
   probability within :data:`PROB_TOLERANCE` of float32's.
 
 ``auto`` picks the fastest backend that this machine measured (``python -m benchmarks.inference``
-records its figures in ``.cache/inference_backends.json``) among those the reference offers.
-Without a record for this machine it follows a rule: PyTorch bf16 on a CUDA GPU; on a CPU,
-ONNX int8 (when its export passed its quality check), then ONNX fp32, PyTorch fp32 and PyTorch
-bf16 last (on a CPU bf16 scores each text alone, so that its scores do not depend on its
-batch-mates, which makes it the slowest there).
+records its figures in ``.cache/inference_backends.json``) among those the reference offers,
+leaving out any whose measured probabilities lay further than :data:`PROB_TOLERANCE` from
+float32's. Without a record for this machine it follows a rule: PyTorch bf16 on a CUDA GPU; on
+a CPU, ONNX int8 (when its export passed its quality check), then ONNX fp32, PyTorch fp32 and
+PyTorch bf16 last (bf16 is fast only where the CPU has AMX, which a measurement shows).
 This module imports no torch unless a PyTorch backend is possible.
 """
 
@@ -41,6 +43,10 @@ PRECISIONS = {PYTORCH_FP32: "fp32", PYTORCH_BF16: "bf16"}
 #: tolerance the tools agree within (docs/serving.md). ``quantize=true`` measures int8 against
 #: it on the run's test rows; ``auto`` never serves an int8 model that failed it.
 PROB_TOLERANCE = 0.02
+#: how far a text's probabilities may move with the other texts of its model call (batched
+#: bf16; measured up to 1.2e-3 on MiniLM, docs/serving.md). fp32 moves by float32 rounding
+#: (about 1e-8) and int8, which quantises activations per call, runs each text alone: 0.
+BATCH_TOLERANCE = 0.005
 ROOT = Path(__file__).resolve().parents[2]
 #: what ``python -m benchmarks.inference`` measured on this machine
 MEASURED_FILE = ROOT / ".cache" / "inference_backends.json"
@@ -82,18 +88,34 @@ def cuda_available() -> bool:
 # -- auto -----------------------------------------------------------------------------------
 def read_measurements(path: str | Path | None = MEASURED_FILE) -> dict[str, float] | None:
     """``backend -> texts/s`` served on this machine (``python -m benchmarks.inference``:
-    16-text requests through ``predict``), or None (no record, another machine, or an
-    unreadable file)."""
+    16-text requests through ``predict``) for the backends whose probabilities it measured
+    within :data:`PROB_TOLERANCE` of float32's (or did not compare), or None (no record,
+    another machine, or an unreadable file)."""
     if path is None:
         return None
     try:
         record = json.loads(Path(path).read_text())
         if record.get("machine") != machine():
             return None
+        outside = set(record.get("outside_tolerance", {}))
         speeds = record["served_texts_per_s"].items()
-        return {str(k): float(v) for k, v in speeds if k in BACKENDS}
+        return {str(k): float(v) for k, v in speeds if k in BACKENDS and k not in outside}
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
+
+
+def outside_tolerance(path: str | Path | None = MEASURED_FILE) -> dict[str, float]:
+    """``backend -> max abs probability difference from float32`` for the backends this
+    machine measured beyond :data:`PROB_TOLERANCE` (``auto`` never picks them)."""
+    if path is None:
+        return {}
+    try:
+        record = json.loads(Path(path).read_text())
+        if record.get("machine") != machine():
+            return {}
+        return {str(k): float(v) for k, v in record.get("outside_tolerance", {}).items()}
+    except (OSError, ValueError, TypeError, AttributeError):
+        return {}
 
 
 def rule_order(offered: list[str]) -> list[str]:
@@ -102,7 +124,7 @@ def rule_order(offered: list[str]) -> list[str]:
     pytorch_offered = any(BACKENDS[name] == "hf" for name in offered)
     if pytorch_offered and cuda_available():
         order = [PYTORCH_BF16, PYTORCH_FP32, ONNX_INT8, ONNX_FP32]
-    else:  # the CPU: bf16 runs text by text there (batch-independent scores)
+    else:  # the CPU: bf16 only beats the others with AMX, which a measurement shows
         order = [ONNX_INT8, ONNX_FP32, PYTORCH_FP32, PYTORCH_BF16]
     return [name for name in order if name in offered]
 
@@ -111,9 +133,16 @@ def choose_backend(
     offered: list[str], measured_file: str | Path | None = MEASURED_FILE
 ) -> tuple[str, str]:
     """(backend, why) for ``auto``: the fastest offered backend this machine measured, else the
-    first offered by :func:`rule_order`."""
+    first offered by :func:`rule_order`; never one measured outside :data:`PROB_TOLERANCE`."""
     if not offered:
         raise TextlabError("no backend to choose from")
+    outside = outside_tolerance(measured_file)
+    offered = [name for name in offered if name not in outside]
+    if not offered:
+        raise TextlabError(
+            f"every backend offered was measured outside the tolerance ({outside}); name one "
+            "with backend=..., or measure again with python -m benchmarks.inference"
+        )
     measured = read_measurements(measured_file) or {}
     timed = [name for name in offered if name in measured]
     if timed:

@@ -28,7 +28,7 @@ from src.deploy.folder import (
     read_export_config,
     task_name_of,
 )
-from src.deploy.predictors import Predictor, folder_about, row_by_row
+from src.deploy.predictors import Predictor, folder_about
 from src.errors import TextlabError
 from src.models.module import EncoderModule, PooledClassifier, TokenTagger
 from src.runs.loading import load_run, resolve_checkpoint
@@ -176,13 +176,9 @@ class TorchPredictor(Predictor):
         )
 
     def logits(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
-        if self.precision == "bf16" and self.device.type == "cpu":
-            # bf16 products round differently for another padded length: batched, a text's
-            # probabilities moved by up to 1.2e-3 with its batch-mates (MiniLM, docs/serving.md)
-            return row_by_row(self._run, input_ids, attention_mask)
-        return self._run(input_ids, attention_mask)
-
-    def _run(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        """Batched at every precision: under bf16 a text's probabilities move with its
+        batch-mates' padded length, within ``BATCH_TOLERANCE``. (Run text by text instead, bf16
+        served 16-text requests at 0.41 of its batch throughput on an AMX CPU.)"""
         ids = torch.from_numpy(input_ids).to(self.device)
         mask = torch.from_numpy(attention_mask).to(self.device)
         with torch.inference_mode(), autocast_for(self.precision, self.device):

@@ -215,6 +215,14 @@ def test_auto_follows_this_machines_measurements(exported: dict, tmp_path: Path)
     assert choose_backend(["pytorch-fp32", "pytorch-bf16"], record)[0] == "pytorch-fp32"
     predictor = load_predictor(exported["run"], measured_file=record)
     assert predictor.name == "onnx-int8" and "texts/s" in predictor.choice
+    outside = {"onnx-int8": 0.031}  # measured beyond PROB_TOLERANCE from fp32: never chosen
+    record.write_text(
+        json.dumps(
+            {"machine": machine(), "served_texts_per_s": speeds, "outside_tolerance": outside}
+        )
+    )
+    assert choose_backend(list(speeds), record)[0] == "pytorch-fp32"
+    assert choose_backend(["onnx-int8", "onnx-fp32"], record)[0] == "onnx-fp32"
     other = {"machine": {**machine(), "cpu": "another"}, "served_texts_per_s": speeds}
     record.write_text(json.dumps(other))  # another machine's figures are not used
     assert choose_backend(list(speeds), record)[1].startswith("rule: ")
