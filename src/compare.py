@@ -9,6 +9,12 @@ family, Holm-corrected; the other metrics are exploratory (a second Holm family)
 with fewer than 3 paired seeds are descriptive only. Intervals: a t-interval over seeds, and a
 bootstrap over seeds and test examples where every paired run wrote ``predictions.npz``.
 
+Choosing each arm's recipe on validation: ``select=model.optimizer.lr split=val`` writes
+``selection.md`` (every value of the override for every pooling, per seed, and each pooling's
+value with the best mean on the validation primary metric) instead of a comparison. Comparing
+the arms at their chosen values: ``own=[model.optimizer.lr]`` leaves that override out of the
+cells, so arms run at different values still pair by seed, and names each arm's value.
+
 ``sweep=[<folder>,<folder>]`` compares the jobs of several sweeps as one (job names then carry
 their folder's name); a configuration and seed that ran more than once is counted once (the
 latest finished job), with a warning. ``runs_csv=<runs.csv>`` re-renders an earlier comparison
@@ -44,7 +50,8 @@ from src.report.predictions import (
     load_test_predictions,
 )
 from src.report.render import paper_table_latex, report_markdown
-from src.report.runs import compared_by, load_runs
+from src.report.runs import compared_by, load_runs, own_settings
+from src.report.selection import select_per_arm, selection_markdown
 
 OUTPUTS = (
     "comparison.md",
@@ -53,6 +60,7 @@ OUTPUTS = (
     "forest.pdf",
     "comparison.png",
     "runs.csv",
+    "selection.md",
 )
 #: columns of the runs table that only make sense on this machine
 LOCAL_COLUMNS = ["run_dir"]
@@ -131,9 +139,11 @@ def compare(
     by: str = "pooling",
     split: str = "test",
     fixed_thresholds: Sequence[float] = (),
+    select: str | None = None,
+    own: Sequence[str] = (),
 ) -> str:
-    """Write the comparison of the jobs of one multirun folder (or several, or a runs.csv);
-    returns the markdown."""
+    """Write the comparison of the jobs of one multirun folder (or several, or a runs.csv), or
+    with ``select`` each pooling's choice of that override; returns the markdown."""
     folders = [sweep] if isinstance(sweep, (str, Path)) else list(sweep or [])
     if runs_csv:
         runs, source = load_runs_csv(runs_csv), Path(runs_csv)
@@ -151,11 +161,13 @@ def compare(
         raise TextlabError(f"split={split}: compare on test or val")
     if not 0 < level < 1 or resamples < 1:
         raise TextlabError(f"level={level} must be in (0, 1) and resamples={resamples} >= 1")
+    if select:
+        return write_selection(runs, out, select, title or f"Selection on {names}", primary, source)
     held = _predictions(runs)  # read once: fixed-threshold scores and the bootstrap
     runs = with_fixed_threshold_scores(runs, fixed_thresholds, held)
     if by != "pooling" and reference == REFERENCE:
         raise TextlabError(f"by={by} needs reference=<the value of {by} to compare against>")
-    arms = compared_by(runs, by)
+    arms, settings = own_settings(compared_by(runs, by), own)
     control = reference if by == "pooling" else f"{by}={reference}"
     if by != "pooling" and control not in set(arms["pooling"]):
         found = ", ".join(sorted(set(arms["pooling"])))
@@ -188,6 +200,10 @@ def compare(
         level,
         by,
     )
+    if settings:  # each arm's own recipe, under the title
+        title_line, rest = markdown.split("\n", 1)
+        recipe = "; ".join(f"`{arm}` {value}" for arm, value in sorted(settings.items()))
+        markdown = f"{title_line}\n\nEach arm at its own setting: {recipe}.\n{rest}"
     (out / "comparison.md").write_text(markdown)
     (out / "comparison.tex").write_text(
         paper_table_latex(summary, diffs, declared.metric, metrics, control, level, by)
@@ -198,6 +214,30 @@ def compare(
         for stale in ("forest.png", "forest.pdf"):
             (out / stale).unlink(missing_ok=True)
     plot_per_seed(counted, out / "comparison.png", metrics, control)
+    if source is None or (out / "runs.csv").resolve() != source.resolve():
+        runs.drop(columns=LOCAL_COLUMNS, errors="ignore").to_csv(out / "runs.csv", index=False)
+    for line in duplicates:
+        print(f"warning: duplicate run: {line}", flush=True)
+    return markdown
+
+
+def write_selection(
+    runs: pd.DataFrame,
+    out: Path,
+    select: str,
+    title: str,
+    primary: str | None,
+    source: Path | None = None,
+) -> str:
+    """``selection.md`` and ``runs.csv``: each pooling's value of ``select`` on the validation
+    primary metric (a configuration and seed run twice counts once, the latest)."""
+    metric = declared_primary(runs, primary, "val").metric
+    if not metric.startswith("val/"):
+        raise TextlabError(f"primary={metric}: a recipe is chosen on validation (val/...)")
+    counted, duplicates = collapse_duplicates(runs)
+    markdown = selection_markdown(select_per_arm(counted, select, metric), title)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "selection.md").write_text(markdown)
     if source is None or (out / "runs.csv").resolve() != source.resolve():
         runs.drop(columns=LOCAL_COLUMNS, errors="ignore").to_csv(out / "runs.csv", index=False)
     for line in duplicates:
@@ -220,6 +260,8 @@ def main(cfg: DictConfig) -> None:
             str(cfg.by),
             str(cfg.split),
             [float(t) for t in cfg.fixed_thresholds],
+            cfg.select,
+            [str(key) for key in cfg.own],
         )
     if cfg.runs_csv:
         out = Path(cfg.out or Path(cfg.runs_csv).parent)

@@ -9,6 +9,7 @@ started (no folder: the sweep was stopped, or its SLURM job never ran) is ``not 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -206,3 +207,34 @@ def compared_by(runs: pd.DataFrame, by: str) -> pd.DataFrame:
             overrides["model.pooling"] = str(pooling)
         cells.append(cell_name(overrides))
     return runs.assign(pooling=arms, cell=cells)
+
+
+def own_settings(runs: pd.DataFrame, keys: Sequence[str]) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Arms that each run at their own value of ``keys`` (each pooling at its own learning
+    rate): those overrides leave the cells, so the arms pair up by seed, and come back as
+    ``arm -> "key=value ..."``. An arm with several values of one of them is an error."""
+    if not keys:
+        return runs, {}
+    own: dict[str, dict[str, set[str]]] = {}
+    cells = []
+    for cell, arm in zip(runs["cell"], runs["pooling"], strict=True):
+        overrides = cell_overrides(cell)
+        for key in keys:
+            if key in overrides:
+                own.setdefault(str(arm), {}).setdefault(key, set()).add(overrides.pop(key))
+        cells.append(cell_name(overrides))
+    several = {
+        arm: {k: sorted(v) for k, v in values.items() if len(v) > 1}
+        for arm, values in own.items()
+        if any(len(v) > 1 for v in values.values())
+    }
+    if several:
+        raise TextlabError(
+            f"own={list(keys)}: an arm's own setting must be one value, but {several}; "
+            "compare one value per arm (its chosen one)"
+        )
+    settings = {
+        arm: " ".join(f"{k}={next(iter(v))}" for k, v in sorted(values.items()))
+        for arm, values in own.items()
+    }
+    return runs.assign(cell=cells), settings
