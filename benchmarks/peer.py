@@ -23,6 +23,7 @@ order rotates from seed to seed) and the load average is recorded around every r
     python -m benchmarks.peer --quick                # one short epoch per system (a few minutes)
     python -m benchmarks.peer                        # the default job (MiniLM, 4 epochs, seq 128)
     python -m benchmarks.peer --seeds 1,2,3,4,5      # several seeds, means and spreads
+    python -m benchmarks.peer --rows benchmarks/rows/peer_2026-12-07.jsonl   # re-render rows
 """
 
 from __future__ import annotations
@@ -485,8 +486,56 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
                 ours["train_samples_per_s"], theirs["train_samples_per_s"]
             ),
             "test_auc_difference": _difference(ours["test_auc_macro"], theirs["test_auc_macro"]),
+            "speedup_per_seed": per_seed_speedups(runs, peer),
         }
     return {"systems": systems, "ratios": ratios}
+
+
+def per_seed_speedups(runs: list[dict[str, Any]], peer: str) -> dict[str, float]:
+    """seed -> the peer's wall time over textlab's in that seed (the two ran back to back, so
+    a machine whose speed drifts between sittings still compares within a seed)."""
+    wall = {(r["system"], str(r["seed"])): r["wall_s"] for r in runs}
+    seeds = dict.fromkeys(str(r["seed"]) for r in runs)
+    return {
+        seed: wall[(peer, seed)] / wall[("textlab", seed)]
+        for seed in seeds
+        if (peer, seed) in wall and ("textlab", seed) in wall
+    }
+
+
+def rows_of(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """One traceable row per run: date, commit, machine and command beside its figures."""
+    from datetime import UTC, datetime
+
+    from src.runs.provenance import git_commit
+
+    about = {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d"),
+        "commit": git_commit(ROOT)[:7],
+        "machine": report["machine"],
+        "command": "python -m benchmarks.peer " + " ".join(sys.argv[1:]),
+    }
+    return [{**about, **run} for run in report["runs"]]
+
+
+def report_from_rows(path: str | Path) -> dict[str, Any]:
+    """The report of committed per-run rows (one JSON object per line, as every run writes
+    them to ``peer_rows.jsonl``), without running anything."""
+    rows = [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+    if not rows:
+        raise SystemExit(f"--rows {path}: no rows")
+    first = rows[0]
+    settings = PeerSettings(
+        seeds=",".join(dict.fromkeys(str(r["seed"]) for r in rows)),
+        systems=",".join(dict.fromkeys(r["system"] for r in rows)),
+    )
+    return {
+        "settings": asdict(settings),
+        "machine": first.get("machine"),
+        "rows": str(path),
+        "runs": rows,
+        **summarize(rows),
+    }
 
 
 def _ratio(a: float | None, b: float | None) -> float | None:
@@ -579,6 +628,16 @@ def markdown(report: dict[str, Any]) -> list[str]:
             f"{_fmt(r['speedup'], 2)}x | {_fmt(r['train_samples_per_s'], 3)} | "
             f"{_fmt(r['test_auc_difference'], 4)} |"
         )
+    for name, r in report["ratios"].items():
+        per_seed = r.get("speedup_per_seed") or {}
+        if len(per_seed) > 1:
+            lines += [
+                "",
+                f"Speedup over {name.removeprefix('textlab_vs_')} per seed (its wall time over "
+                "textlab's, run back to back): "
+                + ", ".join(f"seed {seed} {value:.2f}x" for seed, value in per_seed.items())
+                + f"; mean {statistics.fmean(per_seed.values()):.2f}x.",
+            ]
     return lines
 
 
@@ -587,6 +646,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--one", help=argparse.SUPPRESS)
     parser.add_argument("--settings", help=argparse.SUPPRESS)
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
+    parser.add_argument(
+        "--rows", help="re-render the report of committed per-run rows (a .jsonl file)"
+    )
     add_settings_flags(parser, PeerSettings)
     return parser
 
@@ -602,12 +664,16 @@ def main(argv: list[str] | None = None) -> None:
         result = CASES[system](settings, int(seed), Path(run_dir))
         print(RESULT + json.dumps({**result, "peak_rss_mb": peak_rss_mb()}), flush=True)
         return
+    if args.rows:
+        print("\n".join(markdown(report_from_rows(args.rows))), flush=True)
+        return
     settings = settings_from_args(args, PeerSettings)
     report = run_peer(settings)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "peer.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
     (out / "peer.md").write_text("\n".join(markdown(report)) + "\n")
+    (out / "peer_rows.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows_of(report)))
     print("\n".join(markdown(report)), flush=True)
 
 

@@ -55,6 +55,27 @@ def test_summary_means_and_ratios_against_each_peer() -> None:
     row = "| hf_trainer | 370.0 (370.0) | 26.00 (26.00) | 0.9600 ± 0.0000 | 0.9500 | 2, 2 |"
     assert row in text
     assert "| hf_trainer | 0.838 | 1.19x | 1.192 | 0.0150 |" in text
+    assert versus_hf["speedup_per_seed"] == {"1": 1.2, "2": pytest.approx(380.0 / 320.0)}
+    assert "seed 1 1.20x, seed 2 1.19x; mean 1.19x." in text
+
+
+def test_committed_rows_re_render_the_same_report(tmp_path: Path) -> None:
+    runs = [
+        fake_run("textlab", 1, 300.0, 30.0, 0.97),
+        fake_run("hf_trainer", 1, 450.0, 20.0, 0.97),
+        fake_run("hf_trainer", 2, 500.0, 19.0, 0.96),
+        fake_run("textlab", 2, 310.0, 29.0, 0.975),
+    ]
+    report = {"settings": vars(peer.PeerSettings()), "machine": {"cpu": "x"}, "runs": runs}
+    rows = peer.rows_of({**report, **peer.summarize(runs)})
+    assert {"date", "commit", "machine", "command"} <= set(rows[0])
+    path = tmp_path / "rows.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    again = peer.report_from_rows(path)
+    assert again["settings"]["seeds"] == "1,2" and again["ratios"] == peer.summarize(runs)["ratios"]
+    path.write_text("")
+    with pytest.raises(SystemExit, match="no rows"):
+        peer.report_from_rows(path)
 
 
 @pytest.mark.slow

@@ -55,6 +55,25 @@ def test_a_texts_scores_do_not_depend_on_its_batch(run_dir: Path, backend: str) 
         np.testing.assert_allclose(together, alone, rtol=0, atol=atol)
 
 
+def test_bf16_stores_linear_weights_in_bf16_and_scores_as_autocast_does(run_dir: Path) -> None:
+    """The bf16 predictor casts its linear layers' weights once; its logits are autocast's over
+    the float32 model, to the bit, and its model calls hold whole requests."""
+    import torch
+
+    from src.deploy.torch_predictors import load_hf_model
+
+    predictor = load_predictor(run_dir, "pytorch-bf16")
+    linear = [m for m in predictor.model.modules() if isinstance(m, torch.nn.Linear)]
+    assert linear and all(m.weight.dtype == torch.bfloat16 for m in linear)
+    assert predictor.max_batch_tokens == predictor.batch_size * predictor.encoder.max_length
+    batch = predictor.encoder.pad(predictor.encoder.token_ids([TEXT, *OTHERS]))
+    ids, mask = torch.from_numpy(batch["input_ids"]), torch.from_numpy(batch["attention_mask"])
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+        expected = load_hf_model(run_dir / "export" / "hf")(ids, mask).float().numpy()
+    got = predictor.logits(batch["input_ids"], batch["attention_mask"])
+    np.testing.assert_array_equal(got, expected)
+
+
 def test_every_tool_gives_the_same_answer_by_default(run_dir: Path) -> None:
     """src.predict (checkpoint), src.onnx_predict, src.serve and the Python API with their
     default settings: probabilities within PROB_TOLERANCE, and the same labels except where a
