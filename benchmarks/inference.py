@@ -83,6 +83,9 @@ class InferenceSettings:
     work_dir: str = str(ROOT / ".cache" / "bench")
     out: str = str(ROOT / "benchmarks" / "results")
     record: str = str(MEASURED_FILE)
+    #: also serve at these caps of padded tokens per model call (comma-separated, e.g.
+    #: "256,1024,4096"): how each backend's served speed depends on the size of its calls
+    call_tokens: str = ""
 
 
 # -- the run and its exports --------------------------------------------------------------------
@@ -212,6 +215,25 @@ def batch_mate_drift(predictor: Predictor, texts: list[str], per_request: int = 
     return float(np.abs(together - alone).max())
 
 
+def served_by_call_tokens(
+    predictors: dict[str, Predictor], texts: list[str], caps: str, rounds: int
+) -> dict[str, dict[str, float]]:
+    """backend -> {cap: served texts/s} with model calls of at most ``cap`` padded tokens
+    (best of ``rounds``); each predictor's own cap is restored afterwards."""
+    tokens = [int(cap) for cap in str(caps).split(",") if cap.strip()]
+    out: dict[str, dict[str, float]] = {}
+    for name, predictor in predictors.items():
+        own = predictor.max_batch_tokens
+        try:
+            for cap in tokens:
+                predictor.max_batch_tokens = cap
+                speeds = [served_texts_per_s(predictor, texts) for _ in range(rounds)]
+                out.setdefault(name, {})[str(cap)] = max(speeds)
+        finally:
+            predictor.max_batch_tokens = own
+    return out
+
+
 def single_text_ms(predictor: Predictor, texts: list[str]) -> float:
     """Median milliseconds to predict one text (tokenising and formatting included)."""
     times = []
@@ -277,6 +299,7 @@ def measure(settings: InferenceSettings, only: list[str] | None = None) -> dict[
         print(f"[inference] round {index + 1}: " + ", ".join(
             f"{n} {rounds[n][-1]:.1f}/s" for n in predictors
         ), flush=True)  # fmt: skip
+    by_call = served_by_call_tokens(predictors, requests, settings.call_tokens, settings.rounds)
     load_after = os.getloadavg()[0]
     scored = quality(predictors, run_dir, settings.quality_rows) if settings.quality_rows else None
 
@@ -287,10 +310,12 @@ def measure(settings: InferenceSettings, only: list[str] | None = None) -> dict[
             "rounds": [round(r, 2) for r in rounds[name]],
             "served_texts_per_s": max(served[name]),
             "served_vs_batch": max(served[name]) / max(rounds[name]),
+            "max_batch_tokens": predictors[name].max_batch_tokens,
             "vs_pytorch_fp32": max(rounds[name]) / base if base else None,
             "single_text_ms": min(latency[name]),
             "max_abs_prob_diff_vs_fp32": drift[name],
             "max_abs_prob_diff_batch_mates": mates[name],
+            "served_by_call_tokens": by_call.get(name, {}),
         }
         for name in predictors
     }
@@ -389,6 +414,21 @@ def markdown(report: dict[str, Any]) -> str:
         f"Tolerances (`src.deploy.backends`): {PROB_TOLERANCE} from fp32 (`auto` leaves out a "
         f"backend beyond it), {BATCH_TOLERANCE} from batch-mates.",
     ]
+    caps = list(next(iter(report["results"].values())).get("served_by_call_tokens") or {})
+    if caps:
+        lines += [
+            "",
+            "Served texts/s (16-text requests) by the padded tokens a model call holds at most "
+            "(each backend's own cap: "
+            + ", ".join(f"{n} {r['max_batch_tokens']}" for n, r in report["results"].items())
+            + "):",
+            "",
+            "| backend | " + " | ".join(f"{c} tokens" for c in caps) + " |",
+            "|---|" + "---|" * len(caps),
+        ]
+        for name, r in report["results"].items():
+            speeds = r["served_by_call_tokens"]
+            lines.append(f"| {name} | " + " | ".join(f"{speeds[c]:.1f}" for c in caps) + " |")
     if report.get("quality"):
         q = report["quality"]
         lines += [

@@ -20,6 +20,7 @@ def measured(tmp_path_factory: pytest.TempPathFactory) -> Path:
         [
             "--backbone", "tiny_bert", "--data", "jigsaw_sample", "--max-length", "32",
             "--batch-size", "8", "--batches", "1", "--rounds", "1", "--threads", "1",
+            "--call-tokens", "64,256",
             "--work-dir", str(out / "work"), "--out", str(out), "--record", str(out / "rec.json"),
         ]
     )  # fmt: skip
@@ -35,9 +36,10 @@ def test_every_backend_reports_served_share_and_batch_mates(measured: Path) -> N
             result["served_texts_per_s"] / result["samples_per_s"]
         )
         assert 0.0 <= result["max_abs_prob_diff_batch_mates"] <= BATCH_TOLERANCE, name
+        assert set(result["served_by_call_tokens"]) == {"64", "256"}, name
     assert results["onnx-int8"]["max_abs_prob_diff_batch_mates"] == 0.0  # each text alone
     table = (measured / "inference.md").read_text()
-    assert "served / batch" in table and "from batch-mates" in table
+    assert "served / batch" in table and "from batch-mates" in table and "| 256 tokens |" in table
     record = json.loads((measured / "rec.json").read_text())
     assert record["outside_tolerance"] == {
         n: r["max_abs_prob_diff_vs_fp32"]
