@@ -474,7 +474,7 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
             figures[f"{key}_sd"] = statistics.stdev(values) if len(values) > 1 else None
         figures["best_epochs"] = [r.get("best_epoch") for r in mine]
         systems[system] = figures
-    ratios: dict[str, dict[str, float | None]] = {}
+    ratios: dict[str, dict[str, Any]] = {}
     ours = systems.get("textlab")
     for peer, theirs in systems.items():
         if peer == "textlab" or ours is None:
