@@ -39,6 +39,9 @@ compare experiments/token_tasks/vua_context \
 compare experiments/bucketing \
   "Length bucketing as the training default: off vs on, seeds 1-5, validation" \
   by=data.bucketing.enabled reference=false primary=val/auc_macro
+compare experiments/pooling_hypothesis/protocol/emotion/selection \
+  "Pooling protocol, emotion: the learning rate of each pooler, chosen on validation (seeds 101 and 102)" \
+  select=model.optimizer.lr primary=val/f1_macro
 compare experiments/recipe/default_run "The default run: make train in a fresh clone (seed 42)" \
   primary=test/auc_macro
 echo "== experiments/baselines"
