@@ -202,6 +202,12 @@ def served_texts_per_s(predictor: Predictor, texts: list[str], per_request: int 
     return len(texts) / (time.perf_counter() - start)
 
 
+def within_tolerance(result: dict[str, Any]) -> bool:
+    """A backend's probabilities lay within ``PROB_TOLERANCE`` of fp32's (or were not
+    compared): ``backend=auto`` may serve it."""
+    return (result["max_abs_prob_diff_vs_fp32"] or 0.0) <= PROB_TOLERANCE
+
+
 def batch_mate_drift(predictor: Predictor, texts: list[str], per_request: int = 16) -> float:
     """The largest change of a text's probability between its ``per_request``-text request and
     a request of its own: what its batch-mates do to it."""
@@ -323,7 +329,7 @@ def measure(settings: InferenceSettings, only: list[str] | None = None) -> dict[
     servable = {
         n: r["served_texts_per_s"]
         for n, r in results.items()
-        if n != ONNX_OPTIMIZED and (r["max_abs_prob_diff_vs_fp32"] or 0.0) <= PROB_TOLERANCE
+        if n != ONNX_OPTIMIZED and within_tolerance(r)
     }
     fastest = max(servable, key=servable.__getitem__)
     return {
@@ -461,9 +467,7 @@ def write_record(report: dict[str, Any], path: Path) -> None:
         "command": report["command"],
         "served_texts_per_s": {n: r["served_texts_per_s"] for n, r in results.items()},
         "outside_tolerance": {
-            n: r["max_abs_prob_diff_vs_fp32"]
-            for n, r in results.items()
-            if (r["max_abs_prob_diff_vs_fp32"] or 0.0) > PROB_TOLERANCE
+            n: r["max_abs_prob_diff_vs_fp32"] for n, r in results.items() if not within_tolerance(r)
         },
         "fastest": report["use"],
     }

@@ -199,11 +199,8 @@ def compare(
         control,
         level,
         by,
+        settings,
     )
-    if settings:  # each arm's own recipe, under the title
-        title_line, rest = markdown.split("\n", 1)
-        recipe = "; ".join(f"`{arm}` {value}" for arm, value in sorted(settings.items()))
-        markdown = f"{title_line}\n\nEach arm at its own setting: {recipe}.\n{rest}"
     (out / "comparison.md").write_text(markdown)
     (out / "comparison.tex").write_text(
         paper_table_latex(summary, diffs, declared.metric, metrics, control, level, by)

@@ -28,6 +28,7 @@ import importlib.util
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 from src.errors import TextlabError
 from src.runs.provenance import machine
@@ -44,8 +45,9 @@ PRECISIONS = {PYTORCH_FP32: "fp32", PYTORCH_BF16: "bf16"}
 #: it on the run's test rows; ``auto`` never serves an int8 model that failed it.
 PROB_TOLERANCE = 0.02
 #: how far a text's probabilities may move with the other texts of its model call (batched
-#: bf16; measured up to 1.2e-3 on MiniLM, docs/serving.md). fp32 moves by float32 rounding
-#: (about 1e-8) and int8, which quantises activations per call, runs each text alone: 0.
+#: bf16; 2.8e-3 measured on the trained default run, benchmarks/README.md). fp32 moves by
+#: float32 rounding (about 1e-8) and int8, which quantises activations per call, runs each
+#: text alone: 0.
 BATCH_TOLERANCE = 0.005
 ROOT = Path(__file__).resolve().parents[2]
 #: what ``python -m benchmarks.inference`` measured on this machine
@@ -86,35 +88,37 @@ def cuda_available() -> bool:
 
 
 # -- auto -----------------------------------------------------------------------------------
-def read_measurements(path: str | Path | None = MEASURED_FILE) -> dict[str, float] | None:
-    """``backend -> texts/s`` served on this machine (``python -m benchmarks.inference``:
-    16-text requests through ``predict``) for the backends whose probabilities it measured
-    within :data:`PROB_TOLERANCE` of float32's (or did not compare), or None (no record,
-    another machine, or an unreadable file)."""
+def read_record(path: str | Path | None = MEASURED_FILE) -> dict[str, Any] | None:
+    """What ``python -m benchmarks.inference`` recorded on this machine, or None (no record,
+    another machine's, or an unreadable file)."""
     if path is None:
         return None
     try:
         record = json.loads(Path(path).read_text())
-        if record.get("machine") != machine():
-            return None
-        outside = set(record.get("outside_tolerance", {}))
-        speeds = record["served_texts_per_s"].items()
-        return {str(k): float(v) for k, v in speeds if k in BACKENDS and k not in outside}
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    except (OSError, ValueError):
         return None
+    if not isinstance(record, dict) or record.get("machine") != machine():
+        return None
+    return record
 
 
-def outside_tolerance(path: str | Path | None = MEASURED_FILE) -> dict[str, float]:
-    """``backend -> max abs probability difference from float32`` for the backends this
-    machine measured beyond :data:`PROB_TOLERANCE` (``auto`` never picks them)."""
-    if path is None:
+def outside_tolerance(record: dict[str, Any] | None) -> dict[str, float]:
+    """``backend -> max abs probability difference from float32`` for the backends the record
+    measured beyond :data:`PROB_TOLERANCE` (``auto`` never picks them)."""
+    try:
+        return {str(k): float(v) for k, v in (record or {}).get("outside_tolerance", {}).items()}
+    except (TypeError, ValueError, AttributeError):
         return {}
+
+
+def measured_speeds(record: dict[str, Any] | None) -> dict[str, float]:
+    """``backend -> texts/s`` served on this machine (16-text requests through ``predict``)
+    for the backends within :data:`PROB_TOLERANCE` of float32 (or not compared)."""
+    outside = outside_tolerance(record)
     try:
-        record = json.loads(Path(path).read_text())
-        if record.get("machine") != machine():
-            return {}
-        return {str(k): float(v) for k, v in record.get("outside_tolerance", {}).items()}
-    except (OSError, ValueError, TypeError, AttributeError):
+        speeds = (record or {}).get("served_texts_per_s", {}).items()
+        return {str(k): float(v) for k, v in speeds if k in BACKENDS and k not in outside}
+    except (TypeError, ValueError, AttributeError):
         return {}
 
 
@@ -136,14 +140,15 @@ def choose_backend(
     first offered by :func:`rule_order`; never one measured outside :data:`PROB_TOLERANCE`."""
     if not offered:
         raise TextlabError("no backend to choose from")
-    outside = outside_tolerance(measured_file)
+    record = read_record(measured_file)
+    outside = outside_tolerance(record)
     offered = [name for name in offered if name not in outside]
     if not offered:
         raise TextlabError(
             f"every backend offered was measured outside the tolerance ({outside}); name one "
             "with backend=..., or measure again with python -m benchmarks.inference"
         )
-    measured = read_measurements(measured_file) or {}
+    measured = measured_speeds(record)
     timed = [name for name in offered if name in measured]
     if timed:
         best = max(timed, key=measured.__getitem__)

@@ -127,7 +127,7 @@ def autocast_for(precision: str, device: torch.device) -> contextlib.AbstractCon
 def linear_weights_to_bf16(model: torch.nn.Module) -> None:
     """Store the linear layers' weights in bf16 once (the predictor owns its model): autocast
     casts them to bf16 for every product anyway, and otherwise does it again at every call.
-    The probabilities are the same to the bit; the casts took a tenth of a 16-text request."""
+    The probabilities are the same to the bit (tests/deploy/test_agreement.py)."""
     for module in model.modules():
         if isinstance(module, torch.nn.Linear):
             module.to(torch.bfloat16)
@@ -160,8 +160,8 @@ class TorchPredictor(Predictor):
         self.device = torch.device(device) if device is not None else default_device()
         if self.device.type == "cuda" or precision == "bf16":
             # a GPU and bf16 matrix units want full batches, not short ones: on an AMX CPU,
-            # bf16 served 16-text requests at 0.40 of its batch throughput in 256-token calls
-            # and at 0.83 in whole requests (benchmarks/README.md)
+            # bf16 served 16-text requests at 97.6 texts/s in 256-token calls and at 198.0 in
+            # whole requests (benchmarks/README.md, Inference)
             self.max_batch_tokens = batch_size * encoder.max_length
         self.model = model.eval().to(self.device)
         if precision == "bf16":
@@ -191,8 +191,8 @@ class TorchPredictor(Predictor):
 
     def logits(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         """Batched at every precision: under bf16 a text's probabilities move with its
-        batch-mates' padded length, within ``BATCH_TOLERANCE``. (Run text by text instead, bf16
-        served 16-text requests at 0.41 of its batch throughput on an AMX CPU.)"""
+        batch-mates' padded length, within ``BATCH_TOLERANCE`` (text by text, the model
+        calls would be as small as the call-size table of benchmarks/README.md shows slow)."""
         ids = torch.from_numpy(input_ids).to(self.device)
         mask = torch.from_numpy(attention_mask).to(self.device)
         with torch.inference_mode(), autocast_for(self.precision, self.device):

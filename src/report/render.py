@@ -161,11 +161,16 @@ def report_markdown(
     control: str = "cls",
     level: float = 0.95,
     factor: str = "pooling",
+    own: dict[str, str] | None = None,
 ) -> str:
-    """The whole report; ``factor``: what is compared (``pooling``, or a swept override)."""
+    """The whole report; ``factor``: what is compared (``pooling``, or a swept override);
+    ``own``: each arm's own setting (``arm -> "key=value"``), named under the title."""
     confirmatory = [d for d in diffs if d.family == CONFIRMATORY]
     exploratory = [d for d in diffs if d.family == EXPLORATORY]
     parts = [f"# {title}"]
+    if own:
+        recipe = "; ".join(f"`{arm}` {value}" for arm, value in sorted(own.items()))
+        parts.append(f"Each arm at its own setting: {recipe}.")
     if duplicates:
         parts.append(
             "**Warning: the same configuration and seed ran more than once; one job of each "
